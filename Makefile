@@ -1,0 +1,41 @@
+# Quick start:  make run   (set up and start the app)   |   make test   (set up and run the tests)
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PORT ?= 8501
+
+.PHONY: run test setup setup-dev system-deps lint bench clean
+
+$(VENV)/.installed: requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --upgrade pip
+	$(PY) -m pip install -r requirements.txt
+	touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
+	$(PY) -m pip install -r requirements-dev.txt
+	touch $@
+
+setup: $(VENV)/.installed
+
+setup-dev: $(VENV)/.installed-dev
+
+# graphviz (the dot binary) for graph layout and Chromium for the browser tests, from apt.
+system-deps:
+	bash scripts/system-deps.sh
+
+run: setup
+	@command -v dot >/dev/null || bash scripts/system-deps.sh graphviz || echo "graphviz not installed: graphs fall back to plain DOT"
+	$(VENV)/bin/streamlit run app.py --server.port $(PORT)
+
+test: setup-dev system-deps
+	$(PY) -m pytest
+
+lint: setup-dev
+	$(VENV)/bin/ruff check .
+
+bench: setup
+	$(PY) benchmarks/run_all.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache test-artifacts

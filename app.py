@@ -1,0 +1,17 @@
+"""Architecture Explorer: the Streamlit entry point (``streamlit run app.py``).
+
+Pages live in ``pages/``; they are thin and call the ``explorer`` package.
+"""
+
+import streamlit as st
+
+import explorer  # noqa: F401  (picks the light analysis backend before Keras loads)
+
+st.set_page_config(page_title="Architecture Explorer", page_icon="🧭", layout="wide")
+
+PAGES = [
+    st.Page("pages/home.py", title="Home", icon="🏠", default=True),
+    st.Page("pages/build.py", title="Build", icon="🧱", url_path="build"),
+]
+
+st.navigation(PAGES).run()

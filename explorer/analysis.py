@@ -1,0 +1,71 @@
+"""Analyse an architecture: resolve it, build it without weights, read its graph. Cached.
+
+The web server and the CLI analyse on Keras's light numpy backend; training happens elsewhere.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from explorer.builders import Spec, build_model, resolve
+from explorer.graph import ModelGraph, extract
+from explorer.model_io import load_model_file, looks_like_model_file
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """An analysed architecture.
+
+    Attributes:
+        label: what the user asked for (a preset, a builder, or a file name).
+        spec: the resolved builder config, or None for a model file.
+        graph: the model's graph.
+        seconds: time to build and extract (not counting the cache).
+    """
+
+    label: str
+    spec: Spec | None
+    graph: ModelGraph
+    seconds: float
+
+
+@functools.lru_cache(maxsize=32)
+def analyse(spec: Spec) -> Analysis:
+    """Build ``spec`` without weights and extract its graph (memoised per spec)."""
+    t0 = time.perf_counter()
+    model = build_model(spec, weights=False)
+    graph = extract(model)
+    label = spec.preset or spec.builder
+    return Analysis(label, spec, graph, time.perf_counter() - t0)
+
+
+@functools.lru_cache(maxsize=8)
+def _analyse_file(path: str, _mtime: float, _size: int) -> Analysis:
+    t0 = time.perf_counter()
+    graph = extract(load_model_file(path))
+    return Analysis(os.path.basename(path), None, graph, time.perf_counter() - t0)
+
+
+def analyse_file(path: str) -> Analysis:
+    """Load a saved model file safely and extract its graph (memoised per file version)."""
+    try:
+        st = os.stat(path)
+        key = (st.st_mtime, st.st_size)
+    except OSError:
+        key = (0.0, 0)
+    return _analyse_file(os.path.abspath(path), *key)
+
+
+def analyse_target(target: str, preset: str | None = None, overrides: dict[str, Any] | None = None) -> Analysis:
+    """Analyse a builder or preset name (with preset/overrides), or a saved model path.
+
+    Raises:
+        ConfigError: bad names or values. DataError: a bad model file.
+    """
+    if looks_like_model_file(target) and not preset and not overrides:
+        return analyse_file(target)
+    return analyse(resolve(target, preset, overrides))

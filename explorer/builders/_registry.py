@@ -1,0 +1,171 @@
+"""The builder registry: name -> build function, config class, presets (rows, not functions)."""
+
+from __future__ import annotations
+
+import difflib
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from explorer.config import ConfigError, make_config
+
+
+@dataclass(frozen=True)
+class Builder:
+    """A registered architecture family.
+
+    Attributes:
+        name: registry key, e.g. ``"resnet"``.
+        build: ``build(cfg) -> keras.Model`` using the functional API.
+        config_cls: the frozen config dataclass; ``config_cls()`` is the default config.
+        description: one line for lists and the Home page.
+    """
+
+    name: str
+    build: Callable[[Any], Any]
+    config_cls: type
+    description: str
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A named configuration of a builder (a row)."""
+
+    name: str
+    builder: str
+    overrides: dict[str, Any] = field(hash=False)
+    description: str = ""
+    reference_params: int | None = None  # published or exact parameter count
+    tolerance: float = 0.0  # allowed relative deviation from reference_params
+
+
+REGISTRY: dict[str, Builder] = {}
+PRESETS: dict[str, Preset] = {}
+
+
+def register(name: str, config_cls: type, description: str) -> Callable:
+    """Decorator registering ``build(cfg)`` under ``name``."""
+
+    def wrap(fn: Callable) -> Callable:
+        REGISTRY[name] = Builder(name, fn, config_cls, description)
+        return fn
+
+    return wrap
+
+
+def add_presets(builder: str, rows: list[tuple]) -> None:
+    """Register presets for ``builder``.
+
+    Args:
+        builder: the registered builder name.
+        rows: ``(name, description, overrides, reference_params, tolerance)`` tuples.
+    """
+    for name, description, overrides, ref, tol in rows:
+        PRESETS[name] = Preset(name, builder, dict(overrides), description, ref, tol)
+
+
+def _unknown(kind: str, name: str, known: list[str]) -> ConfigError:
+    close = difflib.get_close_matches(name, known, n=3)
+    hint = f"did you mean {' or '.join(close)}?" if close else f"known: {', '.join(sorted(known))}."
+    return ConfigError(f"unknown {kind} {name[:60]!r}; {hint}")
+
+
+def get_builder(name: str) -> Builder:
+    """Look up a builder by name.
+
+    Raises:
+        ConfigError: for an unknown name, with the closest known names.
+    """
+    if name not in REGISTRY:
+        raise _unknown("builder", name, list(REGISTRY))
+    return REGISTRY[name]
+
+
+def get_preset(name: str) -> Preset:
+    """Look up a preset by name.
+
+    Raises:
+        ConfigError: for an unknown name, with the closest known names.
+    """
+    if name not in PRESETS:
+        raise _unknown("preset", name, list(PRESETS))
+    return PRESETS[name]
+
+
+def presets_of(builder: str) -> list[Preset]:
+    """The presets of one builder, in registration order."""
+    return [p for p in PRESETS.values() if p.builder == builder]
+
+
+@dataclass(frozen=True)
+class Spec:
+    """A fully resolved architecture: builder, validated config and the preset it came from."""
+
+    builder: str
+    config: Any
+    preset: str | None = None
+
+
+def resolve(target: str, preset: str | None = None, overrides: dict[str, Any] | None = None) -> Spec:
+    """Resolve a builder or preset name, an optional preset and field overrides.
+
+    ``resolve("resnet20")`` and ``resolve("resnet", preset="resnet20")`` are the same.
+
+    Raises:
+        ConfigError: for unknown names, a preset of another builder, or invalid values.
+    """
+    overrides = overrides or {}
+    if target not in PRESETS and target not in REGISTRY:
+        raise _unknown("builder or preset", target, list(REGISTRY) + list(PRESETS))
+    if target in PRESETS and target not in REGISTRY:
+        if preset is not None and preset != target:
+            raise ConfigError(f"{target!r} is already a preset; drop --preset {preset}.")
+        preset, target = target, PRESETS[target].builder
+    builder = get_builder(target)
+    base = builder.config_cls()
+    if preset is not None:
+        p = get_preset(preset)
+        if p.builder != builder.name:
+            raise ConfigError(f"preset {preset!r} belongs to builder {p.builder!r}, not {builder.name!r}.")
+        base = make_config(builder.config_cls, **p.overrides)
+    cfg = make_config(builder.config_cls, base, **overrides) if overrides else base
+    return Spec(builder.name, cfg, preset)
+
+
+_BUILD_LOCK = threading.Lock()
+
+
+def build_model(spec: Spec, *, weights: bool = True) -> Any:
+    """Build the Keras model of a resolved spec.
+
+    Builds are serialised and run with fresh automatic-name counters, so layers Keras names
+    itself (Keras Applications) get the same names every time: the graph stays deterministic.
+
+    Args:
+        spec: what to build.
+        weights: initialise the weights. ``False`` is for analysis (graph, budgets): the
+            variables keep their shapes but are never filled, which saves most of the build
+            time of a large model. Such a model cannot be run, trained or saved.
+    """
+    import keras
+    from keras.src.backend.common import global_state
+
+    builder = get_builder(spec.builder)
+    with _BUILD_LOCK:
+        saved = {k: global_state.get_global_attribute(k) for k in _PER_BUILD_STATE}
+        for k in _PER_BUILD_STATE:
+            global_state.set_global_attribute(k, None)
+        try:
+            if weights:
+                return builder.build(spec.config)
+            with keras.StatelessScope(initialize_variables=False):  # variables stay unfilled
+                return builder.build(spec.config)
+        finally:
+            for k, v in saved.items():
+                global_state.set_global_attribute(k, v)
+
+
+# Global Keras state reset for each build: automatic names, and (for weightless builds) the
+# list of deferred variables, which would otherwise keep every analysed model alive.
+_PER_BUILD_STATE = ("object_name_uids", "uninitialized_variables")

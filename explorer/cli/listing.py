@@ -1,0 +1,63 @@
+"""``list``: the registered builders and presets."""
+
+from __future__ import annotations
+
+import argparse
+
+from explorer.builders import REGISTRY, presets_of
+from explorer.cli.common import print_json
+from explorer.config import config_to_dict, fields_of
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add the ``list`` command."""
+    p = sub.add_parser("list", help="list builders and presets")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Print the builders, their fields and presets."""
+    if args.json:
+        print_json(
+            {
+                "builders": [
+                    {
+                        "name": b.name,
+                        "description": b.description,
+                        "defaults": config_to_dict(b.config_cls()),
+                        "fields": [
+                            {
+                                "name": f.name,
+                                "type": f.kind,
+                                "default": list(f.default) if isinstance(f.default, tuple) else f.default,
+                                "help": f.spec.help,
+                                "min": f.spec.min,
+                                "max": f.spec.max,
+                                "choices": list(f.spec.choices) if f.spec.choices else None,
+                            }
+                            for f in fields_of(b.config_cls)
+                        ],
+                        "presets": [p.name for p in presets_of(b.name)],
+                    }
+                    for b in REGISTRY.values()
+                ],
+                "presets": [
+                    {
+                        "name": p.name,
+                        "builder": p.builder,
+                        "description": p.description,
+                        "overrides": {k: list(v) if isinstance(v, tuple) else v for k, v in p.overrides.items()},
+                        "reference_params": p.reference_params,
+                    }
+                    for b in REGISTRY.values()
+                    for p in presets_of(b.name)
+                ],
+            }
+        )
+        return 0
+    for b in REGISTRY.values():
+        print(f"{b.name:<10} {b.description}")
+        for p in presets_of(b.name):
+            print(f"    {p.name:<20} {p.description}")
+    return 0

@@ -1,0 +1,237 @@
+"""Typed config fields with ranges, choices and help, and the errors a user can cause.
+
+A builder's config is a frozen dataclass whose fields are declared with :func:`field`.
+The field metadata is the single source of truth for validation, the Streamlit form and
+the command line's ``--set key=value``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import typing
+from dataclasses import dataclass
+from typing import Any
+
+from explorer.errors import ConfigError
+
+__all__ = ["ConfigError", "FieldInfo", "FieldSpec", "field", "fields_of", "make_config"]
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """What a config field accepts.
+
+    Attributes:
+        help: one sentence shown next to the widget and in ``--help``.
+        min: smallest allowed value (numbers, and every element of int tuples).
+        max: largest allowed value.
+        choices: allowed values for a string field.
+        length: allowed tuple lengths (for shapes), e.g. ``(3,)``.
+        label: short human label for forms.
+    """
+
+    help: str
+    min: float | None = None
+    max: float | None = None
+    choices: tuple[str, ...] | None = None
+    length: tuple[int, ...] | None = None
+    label: str | None = None
+
+
+def field(default: Any, help: str, **spec: Any) -> Any:
+    """Declare a config field with its default and a :class:`FieldSpec`."""
+    return dataclasses.field(default=default, metadata={"spec": FieldSpec(help=help, **spec)})
+
+
+@dataclass(frozen=True)
+class FieldInfo:
+    """One config field as the form and the CLI see it."""
+
+    name: str
+    kind: str  # "int" | "float" | "bool" | "str" | "int_tuple"
+    default: Any
+    spec: FieldSpec
+
+
+_KINDS = {int: "int", float: "float", bool: "bool", str: "str"}
+
+
+def _kind_of(tp: Any) -> str:
+    if tp in _KINDS:
+        return _KINDS[tp]
+    if typing.get_origin(tp) is tuple:
+        return "int_tuple"
+    raise TypeError(f"unsupported config field type {tp!r}")
+
+
+def fields_of(cls: type) -> list[FieldInfo]:
+    """List the fields of a config class in declaration order."""
+    hints = typing.get_type_hints(cls)
+    out = []
+    for f in dataclasses.fields(cls):
+        spec = f.metadata.get("spec") or FieldSpec(help="")
+        out.append(FieldInfo(f.name, _kind_of(hints[f.name]), f.default, spec))
+    return out
+
+
+def _describe_range(spec: FieldSpec) -> str:
+    if spec.min is not None and spec.max is not None:
+        return f"between {_fmt(spec.min)} and {_fmt(spec.max)}"
+    if spec.min is not None:
+        return f"at least {_fmt(spec.min)}"
+    return f"at most {_fmt(spec.max)}"
+
+
+def _fmt(v: Any) -> str:
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))
+    if isinstance(v, tuple):
+        return ",".join(str(x) for x in v)
+    return str(v)
+
+
+def _check_number(name: str, value: Any, spec: FieldSpec) -> None:
+    if (spec.min is not None and value < spec.min) or (spec.max is not None and value > spec.max):
+        raise ConfigError(f"{name} {_fmt(value)} is out of range; it must be {_describe_range(spec)}.")
+
+
+def check_value(info: FieldInfo, value: Any) -> Any:
+    """Validate (and normalise) one value for a field.
+
+    Returns:
+        The value in its canonical type (an int tuple as a tuple, an int as float for floats).
+
+    Raises:
+        ConfigError: naming the field, the value and what is allowed.
+    """
+    name, spec = info.name, info.spec
+    if info.kind == "bool":
+        if not isinstance(value, bool):
+            raise ConfigError(f"{name} must be true or false, not {value!r}.")
+        return value
+    if info.kind == "int":
+        if isinstance(value, bool) or not isinstance(value, int):
+            if isinstance(value, float) and value.is_integer():
+                value = int(value)
+            else:
+                raise ConfigError(f"{name} must be a whole number, not {value!r}.")
+        _check_number(name, value, spec)
+        return value
+    if info.kind == "float":
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{name} must be a number, not {value!r}.")
+        value = float(value)
+        if value != value or value in (float("inf"), float("-inf")):
+            raise ConfigError(f"{name} must be a finite number, not {value!r}.")
+        _check_number(name, value, spec)
+        return value
+    if info.kind == "str":
+        if not isinstance(value, str):
+            raise ConfigError(f"{name} must be text, not {value!r}.")
+        if spec.choices is not None and value not in spec.choices:
+            raise ConfigError(
+                f"{name} {value[:60]!r} is not allowed; choose one of: {', '.join(spec.choices)}."
+            )
+        return value
+    # int tuple
+    if isinstance(value, list):
+        value = tuple(value)
+    if not isinstance(value, tuple) or not all(
+        isinstance(v, int) and not isinstance(v, bool) for v in value
+    ):
+        raise ConfigError(f"{name} must be comma-separated whole numbers like 32,32,3, not {value!r}.")
+    if spec.length is not None and len(value) not in spec.length:
+        want = " or ".join(str(n) for n in spec.length)
+        raise ConfigError(f"{name} {_fmt(value)} has {len(value)} values; it needs {want}.")
+    for v in value:
+        if (spec.min is not None and v < spec.min) or (spec.max is not None and v > spec.max):
+            raise ConfigError(
+                f"{name} {_fmt(value)} has a value out of range; each must be {_describe_range(spec)}."
+            )
+    return value
+
+
+def validate_fields(cfg: Any) -> None:
+    """Check every field of a frozen config against its spec (call from ``__post_init__``).
+
+    Normalised values (lists to tuples, ints to floats) are written back in place.
+    """
+    for info in fields_of(type(cfg)):
+        value = check_value(info, getattr(cfg, info.name))
+        object.__setattr__(cfg, info.name, value)
+
+
+def parse_value(info: FieldInfo, text: str) -> Any:
+    """Parse the text of ``--set name=text`` (or a query parameter) for a field.
+
+    Raises:
+        ConfigError: when the text is not of the field's type.
+    """
+    text = text.strip()
+    try:
+        if info.kind == "int":
+            return int(text)
+        if info.kind == "float":
+            return float(text)
+        if info.kind == "bool":
+            low = text.lower()
+            if low in ("true", "1", "yes", "on"):
+                return True
+            if low in ("false", "0", "no", "off"):
+                return False
+            raise ValueError
+        if info.kind == "int_tuple":
+            return tuple(int(p) for p in text.replace("x", ",").split(",") if p.strip())
+    except ValueError:
+        kinds = {
+            "int": "a whole number",
+            "float": "a number",
+            "bool": "true or false",
+            "int_tuple": "comma-separated whole numbers like 32,32,3",
+        }
+        raise ConfigError(f"{info.name} must be {kinds[info.kind]}, not {text[:60]!r}.") from None
+    return text
+
+
+def make_config(cls: type, base: Any = None, **overrides: Any) -> Any:
+    """Create a config of ``cls`` from an optional base config and field overrides.
+
+    Unset (None) overrides are dropped, so a form can pass every widget's value.
+
+    Raises:
+        ConfigError: for an unknown field name or an invalid value.
+    """
+    names = [f.name for f in fields_of(cls)]
+    for key in overrides:
+        if key not in names:
+            close = difflib.get_close_matches(key, names, n=1)
+            hint = f" (did you mean {close[0]}?)" if close else f"; fields are: {', '.join(names)}"
+            raise ConfigError(f"unknown field {key[:60]!r}{hint}.")
+    values = dataclasses.asdict(base) if base is not None else {}
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    return cls(**values)
+
+
+def parse_assignments(cls: type, assignments: list[str]) -> dict[str, Any]:
+    """Turn ``["depth=56", "input_shape=32,32,3"]`` into typed overrides for ``cls``.
+
+    Raises:
+        ConfigError: for a malformed assignment, an unknown field or a bad value.
+    """
+    infos = {f.name: f for f in fields_of(cls)}
+    out: dict[str, Any] = {}
+    for item in assignments:
+        if "=" not in item:
+            raise ConfigError(f"--set expects field=value, not {item[:60]!r}.")
+        key, text = item.split("=", 1)
+        key = key.strip()
+        if key not in infos:
+            make_config(cls, **{key: None})  # raises the unknown-field error
+        out[key] = parse_value(infos[key], text)
+    return out
+
+
+def config_to_dict(cfg: Any) -> dict[str, Any]:
+    """A JSON-ready dict of a config (tuples become lists)."""
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(cfg).items()}

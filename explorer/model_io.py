@@ -1,0 +1,86 @@
+"""Loading a user's saved model safely (``.keras``, legacy ``.h5``).
+
+Loading uses ``safe_mode=True``: a Lambda layer or an unregistered custom object is refused,
+and no code from the file runs. Every failure is a :class:`DataError` with one sentence.
+"""
+
+from __future__ import annotations
+
+import os
+import zipfile
+from pathlib import Path
+from typing import Any
+
+from explorer.errors import DataError
+
+DEFAULT_MAX_BYTES = 200 * 1024 * 1024
+SUFFIXES = (".keras", ".h5", ".hdf5")
+
+
+def max_model_bytes() -> int:
+    """The upload/load size limit: ``EXPLORER_MAX_MODEL_MB`` (megabytes), default 200."""
+    raw = os.environ.get("EXPLORER_MAX_MODEL_MB")
+    try:
+        return int(float(raw) * 1024 * 1024) if raw else DEFAULT_MAX_BYTES
+    except ValueError:
+        return DEFAULT_MAX_BYTES
+
+
+def looks_like_model_file(target: str) -> bool:
+    """True when a CLI target names a model file rather than a builder or preset."""
+    return target.lower().endswith(SUFFIXES) or os.sep in target
+
+
+def load_model_file(path: str | os.PathLike, max_bytes: int | None = None) -> Any:
+    """Load a saved Keras model without running code from it.
+
+    Args:
+        path: a ``.keras`` or ``.h5`` file.
+        max_bytes: refuse larger files (default :func:`max_model_bytes`).
+
+    Returns:
+        The loaded ``keras.Model``.
+
+    Raises:
+        DataError: missing, empty, oversize, wrong type, corrupt, or unsafe files.
+    """
+    import keras
+
+    p = Path(path)
+    name = p.name
+    if not p.is_file():
+        raise DataError(f"model file {str(path)[:200]!r} does not exist.")
+    size = p.stat().st_size
+    limit = max_model_bytes() if max_bytes is None else max_bytes
+    if size == 0:
+        raise DataError(f"model file {name} is empty.")
+    if size > limit:
+        raise DataError(f"model file {name} is {size / 2**20:.1f} MB, over the {limit / 2**20:.0f} MB limit.")
+    suffix = p.suffix.lower()
+    if suffix not in SUFFIXES:
+        raise DataError(f"model file {name} has the extension {suffix or '(none)'}; use .keras or .h5.")
+    if suffix == ".keras" and not zipfile.is_zipfile(p):
+        raise DataError(f"model file {name} is not a .keras archive (a .keras file is a zip); it may be truncated or of another type.")
+    if suffix != ".keras":
+        with open(p, "rb") as fh:
+            if fh.read(8) != b"\x89HDF\r\n\x1a\n":
+                raise DataError(f"model file {name} is not an HDF5 (.h5) file.")
+    try:
+        model = keras.models.load_model(p, compile=False, safe_mode=True)
+    except Exception as exc:  # Keras raises many types; the user needs one sentence
+        raise DataError(f"model file {name} could not be loaded: {_reason(exc)}") from None
+    if not isinstance(model, keras.Model):
+        raise DataError(f"model file {name} does not hold a Keras model.")
+    return model
+
+
+def _reason(exc: Exception) -> str:
+    text = " ".join(str(exc).split())
+    low = text.lower()
+    if "lambda" in low and ("safe_mode" in low or "unsafe" in low):
+        return "it contains a Lambda layer, whose Python code is not loaded for safety (safe_mode)."
+    if "unknown" in low or "could not locate" in low or "custom" in low:
+        return "it uses a custom layer or object that the explorer does not know, so it is refused."
+    if "zip" in low or "truncat" in low or "crc" in low or "bad" in low:
+        return "the archive is damaged or truncated."
+    return (text[:200] + "...") if len(text) > 200 else (text or type(exc).__name__)
