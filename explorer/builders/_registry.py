@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import difflib
+import gc
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -136,6 +138,18 @@ def resolve(target: str, preset: str | None = None, overrides: dict[str, Any] | 
 _BUILD_LOCK = threading.Lock()
 
 
+@contextlib.contextmanager
+def _no_gc():
+    """Pause the cyclic garbage collector: a build allocates many objects and none are garbage."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def build_model(spec: Spec, *, weights: bool = True) -> Any:
     """Build the Keras model of a resolved spec.
 
@@ -152,7 +166,7 @@ def build_model(spec: Spec, *, weights: bool = True) -> Any:
     from keras.src.backend.common import global_state
 
     builder = get_builder(spec.builder)
-    with _BUILD_LOCK:
+    with _BUILD_LOCK, _no_gc():
         saved = {k: global_state.get_global_attribute(k) for k in _PER_BUILD_STATE}
         for k in _PER_BUILD_STATE:
             global_state.set_global_attribute(k, None)
