@@ -1,0 +1,593 @@
+"""ModelGraph -> DOT (block, layer and mixed views), and SVG/PNG through graphviz's ``dot``.
+
+No Keras here: the renderer reads the plain :class:`~explorer.graph.ModelGraph` only.
+
+Views:
+    ``blocks``: one node per block (name, output shape, params, MACs when given); input layers
+        keep their own nodes, so a two-input model shows both inputs.
+    ``layers``: one node per layer inside nested clusters (one cluster per block path segment);
+        merge layers are ellipses; skip/residual (into ``Add``) and dense (into ``Concatenate``)
+        connections are coloured and dashed; nodes are coloured by layer type, with a legend.
+    ``mixed``: the block view with chosen blocks (or block prefixes such as ``stage2``) expanded.
+
+Nested models are one node (a 3D box) unless their name is in ``expand``, which draws their
+own layers in a cluster. A shared layer is one node with one edge per call.
+
+The DOT text is deterministic (same graph and options, same bytes). It uses the default spline
+router (``splines=ortho`` is slow and crashes graphviz on some models), a transparent background,
+pastel fills with dark text and mid-grey edges, so it reads on light and dark pages.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import os
+import shutil
+import subprocess
+import threading
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from explorer.errors import ConfigError, GraphError
+from explorer.graph import INPUT_BLOCK, ModelGraph, Node, Shape
+
+VIEWS = ("blocks", "layers", "mixed")
+RANKDIRS = ("TB", "LR")
+FORMATS = ("dot", "svg", "png")
+
+BLOCK_PREFIX = "block:"
+LEGEND_ID = "legend"
+
+FONT = "Helvetica"
+EDGE_COLOR = "#868e96"
+TEXT_COLOR = "#212529"
+BORDER_COLOR = "#495057"
+CLUSTER_COLOR = "#adb5bd"
+CLUSTER_FILL = "#868e9614"  # translucent: nested clusters darken a little, on any background
+SKIP_COLOR = "#e8590c"  # residual connections (into Add, Subtract, ...)
+DENSE_COLOR = "#1c7ed6"  # dense connections (into Concatenate)
+
+# Layer categories: (name, fill colour). Pastel fills with dark text read on light and dark pages.
+CATEGORIES: dict[str, str] = {
+    "input": "#ced4da",
+    "conv": "#a5d8ff",
+    "dense": "#d0bfff",
+    "norm": "#b2f2bb",
+    "activation": "#ffec99",
+    "pool": "#ffc9c9",
+    "merge": "#ffc078",
+    "reshape": "#99e9f2",
+    "regularize": "#e9ecef",
+    "model": "#fcc2d7",
+    "other": "#f1f3f5",
+}
+BLOCK_FILL = "#dbe4ff"
+
+_ACTIVATIONS = frozenset({"Activation", "ReLU", "LeakyReLU", "PReLU", "ELU", "Softmax", "ThresholdedReLU"})
+_RESHAPES = ("Flatten", "Reshape", "Permute", "ZeroPadding", "Cropping", "RepeatVector", "UpSampling", "Resizing")
+_REGULARIZE = ("Dropout", "Noise", "ActivityRegularization")
+
+
+def category(node: Node) -> str:
+    """The colour category of a layer (``conv``, ``norm``, ``merge``, ...)."""
+    cls = node.cls
+    if node.is_input:
+        return "input"
+    if node.children is not None:
+        return "model"
+    if node.is_merge:
+        return "merge"
+    if "Conv" in cls:
+        return "conv"
+    if cls in ("Dense", "EinsumDense", "Embedding"):
+        return "dense"
+    if "Normalization" in cls:
+        return "norm"
+    if cls in _ACTIVATIONS:
+        return "activation"
+    if "Pooling" in cls:
+        return "pool"
+    if any(cls.startswith(p) for p in _RESHAPES):
+        return "reshape"
+    if any(p in cls for p in _REGULARIZE):
+        return "regularize"
+    return "other"
+
+
+@dataclass(frozen=True)
+class ViewOptions:
+    """What to draw.
+
+    Attributes:
+        view: ``blocks``, ``layers`` or ``mixed``.
+        rankdir: ``TB`` (top to bottom) or ``LR`` (left to right).
+        expand: blocks (or block prefixes) to expand in the mixed view, and nested models to
+            draw with their layers (any view).
+        legend: draw the colour legend when layers are shown.
+    """
+
+    view: str = "blocks"
+    rankdir: str = "TB"
+    expand: tuple[str, ...] = field(default=())
+    legend: bool = True
+
+    def __post_init__(self) -> None:
+        if self.view not in VIEWS:
+            raise ConfigError(f"view {self.view!r} is not known; choose one of {', '.join(VIEWS)}.")
+        if self.rankdir not in RANKDIRS:
+            raise ConfigError(f"rankdir {self.rankdir!r} is not known; choose TB or LR.")
+
+
+def default_view(graph: ModelGraph, max_layers: int = 60) -> str:
+    """``layers`` for small models, ``blocks`` for large ones (and for every grouped model above
+    ``max_layers`` layers)."""
+    return "layers" if len(graph.nodes) <= max_layers or graph.grouping == "flat" else "blocks"
+
+
+def expandable(graph: ModelGraph) -> list[str]:
+    """Names ``expand`` accepts: block paths, their prefixes, and nested models, in graph order."""
+    out: dict[str, None] = {}
+    for b in graph.blocks():
+        if b == INPUT_BLOCK:
+            continue
+        parts = b.split("/")
+        for i in range(1, len(parts) + 1):
+            out["/".join(parts[:i])] = None
+    for n in graph.nodes:
+        if n.children is not None:
+            out[n.id] = None
+    return list(out)
+
+
+def block_id(path: str) -> str:
+    """DOT node id of a block."""
+    return BLOCK_PREFIX + path
+
+
+def format_shape(shape: Shape | None) -> str:
+    """``(None, 32, 32, 16)`` -> ``32x32x16``."""
+    if not shape:
+        return "-"
+    dims = [str(d) for d in shape[1:]] if shape[0] is None else [str(d) for d in shape]
+    return "x".join(dims) or "scalar"
+
+
+def format_count(n: int) -> str:
+    """``1234567`` -> ``1.23M``; small numbers stay exact."""
+    if n < 10_000:
+        return f"{n:,}"
+    for div, unit in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if n >= div:
+            return f"{n / div:.3g}{unit}"
+    return str(n)
+
+
+def _q(s: str) -> str:
+    """A quoted DOT id or string."""
+    return '"' + s.replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ") + '"'
+
+
+def _label(lines: Iterable[str]) -> str:
+    """A quoted multi-line label (centred lines)."""
+    esc = [ln.replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ") for ln in lines if ln]
+    return '"' + "\\n".join(esc) + '"'
+
+
+def _attrs(d: Mapping[str, str]) -> str:
+    return "[" + ", ".join(f"{k}={v}" for k, v in d.items()) + "]"
+
+
+class _Cluster:
+    """A cluster of the DOT output: its nodes' lines and sub-clusters, in insertion order."""
+
+    __slots__ = ("children", "label", "lines", "name")
+
+    def __init__(self, name: str, label: str) -> None:
+        self.name = name
+        self.label = label
+        self.lines: list[str] = []
+        self.children: dict[str, _Cluster] = {}
+
+    def at(self, path: tuple[str, ...], labels: tuple[str, ...] | None = None) -> _Cluster:
+        c = self
+        for i, part in enumerate(path):
+            key = "/".join(path[: i + 1])
+            if key not in c.children:
+                c.children[key] = _Cluster(key, labels[i] if labels else part)
+            c = c.children[key]
+        return c
+
+    def emit(self, out: list[str], indent: str) -> None:
+        for ln in self.lines:
+            out.append(indent + ln)
+        for child in self.children.values():
+            out.append(f"{indent}subgraph {_q('cluster_' + child.name)} {{")
+            out.append(f"{indent}  label={_q(child.label)};")
+            child.emit(out, indent + "  ")
+            out.append(f"{indent}}}")
+
+
+def _depths(graph: ModelGraph) -> dict[str, int]:
+    """Longest-path depth of every node from the inputs (nodes are in topological order)."""
+    incoming: dict[str, list[str]] = {}
+    for e in graph.edges:
+        incoming.setdefault(e.dst, []).append(e.src)
+    depth: dict[str, int] = {}
+    for n in graph.nodes:
+        depth[n.id] = max((depth.get(s, 0) + 1 for s in incoming.get(n.id, ())), default=0)
+    return depth
+
+
+def skip_kinds(graph: ModelGraph) -> dict[int, str]:
+    """Edges (by index in ``graph.edges``) that are skip connections: ``residual`` or ``dense``.
+
+    An edge into a merge layer is a skip when its source lies at least two layers (longest path)
+    before the merge's deepest input: it jumps over the layers of the other branch. Two branches
+    of equal depth (the two arms of a Y network) are not skips.
+    """
+    depth = _depths(graph)
+    by_dst: dict[tuple[str, int], list[int]] = {}
+    for i, e in enumerate(graph.edges):
+        by_dst.setdefault((e.dst, e.call), []).append(i)
+    kinds: dict[int, str] = {}
+    merges = {n.id: n.cls for n in graph.nodes if n.is_merge}
+    for (dst, _call), idx in by_dst.items():
+        if dst not in merges or len(idx) < 2:
+            continue
+        deepest = max(depth[graph.edges[i].src] for i in idx)
+        kind = "dense" if merges[dst] == "Concatenate" else "residual"
+        for i in idx:
+            if depth[graph.edges[i].src] <= deepest - 2:
+                kinds[i] = kind
+    return kinds
+
+
+def _edge_style(kind: str | None) -> dict[str, str]:
+    if kind == "residual":
+        return {"color": _q(SKIP_COLOR), "style": "dashed", "penwidth": "1.6", "weight": "0"}
+    if kind == "dense":
+        return {"color": _q(DENSE_COLOR), "style": "dashed", "penwidth": "1.2", "weight": "0"}
+    return {}
+
+
+def _layer_lines(node: Node, macs: Mapping[str, int] | None, prefix: str = "") -> list[str]:
+    head = f"{node.cls}  {node.summary}".strip() if node.summary else node.cls
+    if node.children is not None:
+        head = f"{node.cls} model, {len(node.children.nodes)} layers"
+    shapes = node.output_shapes
+    shape = ", ".join(format_shape(s) for s in shapes) if shapes else "-"
+    tail = [shape]
+    if node.params:
+        tail.append(f"{format_count(node.params)} params")
+    if macs and macs.get(prefix + node.id):
+        tail.append(f"{format_count(macs[prefix + node.id])} MACs")
+    lines = [node.id, head, " · ".join(tail)]
+    if len(node.calls) > 1:
+        lines.append(f"shared: {len(node.calls)} calls")
+    return lines
+
+
+def _layer_attrs(node: Node, macs: Mapping[str, int] | None, is_output: bool, prefix: str = "") -> dict[str, str]:
+    cat = category(node)
+    a = {"label": _label(_layer_lines(node, macs, prefix)), "fillcolor": _q(CATEGORIES[cat])}
+    if cat == "merge":
+        a["shape"] = "ellipse"
+    elif cat == "model":
+        a["shape"] = "box3d"
+        a["style"] = '"filled"'
+    if is_output:
+        a["penwidth"] = "2.2"
+    a["tooltip"] = _q(f"{prefix}{node.id} ({node.cls}) in {node.block}")
+    return a
+
+
+def _legend(categories: Iterable[str], has_residual: bool, has_dense: bool) -> str:
+    cells = [
+        f'<td bgcolor="{CATEGORIES[c]}"><font color="{TEXT_COLOR}">{c}</font></td>'
+        for c in CATEGORIES if c in set(categories)
+    ]
+    if has_residual:
+        cells.append(f'<td border="0"><font color="{SKIP_COLOR}">- - residual</font></td>')
+    if has_dense:
+        cells.append(f'<td border="0"><font color="{DENSE_COLOR}">- - dense</font></td>')
+    return (
+        '<<table border="0" cellborder="1" cellspacing="3" cellpadding="3"><tr>' + "".join(cells) + "</tr></table>>"
+    )
+
+
+def _check_expand(graph: ModelGraph, expand: Iterable[str]) -> None:
+    names = expandable(graph)
+    known = set(names)
+    for name in expand:
+        if name not in known:
+            sample = ", ".join(names[:6]) if names else "none"
+            raise ConfigError(f"expand {name!r} is not a block or nested model of {graph.name}; try one of: {sample}.")
+
+
+def _expanded(block: str, expand: tuple[str, ...]) -> bool:
+    return any(block == e or block.startswith(e + "/") for e in expand)
+
+
+def to_dot(
+    graph: ModelGraph,
+    view: str | ViewOptions = "blocks",
+    *,
+    rankdir: str = "TB",
+    expand: Iterable[str] = (),
+    macs: Mapping[str, int] | None = None,
+    legend: bool = True,
+) -> str:
+    """Render a model graph as DOT text.
+
+    Args:
+        graph: the model's graph.
+        view: ``blocks``, ``layers`` or ``mixed`` (or a :class:`ViewOptions`, which then
+            overrides ``rankdir``, ``expand`` and ``legend``).
+        rankdir: ``TB`` or ``LR``.
+        expand: blocks or block prefixes to expand (mixed view) and nested models to open.
+        macs: optional multiply-accumulates per layer id (nested: ``model.layer``); shown on
+            layers and summed on blocks.
+        legend: draw the colour legend when layers are shown.
+
+    Returns:
+        The DOT source, deterministic for the same inputs.
+
+    Raises:
+        ConfigError: an unknown view, rankdir or expand name.
+    """
+    opts = view if isinstance(view, ViewOptions) else ViewOptions(view, rankdir, tuple(expand), legend)
+    _check_expand(graph, opts.expand)
+    return _render(graph, opts, macs)
+
+
+def _render(graph: ModelGraph, opts: ViewOptions, macs: Mapping[str, int] | None) -> str:
+    expand = tuple(opts.expand)
+    root = _Cluster("", "")
+    edges_out: list[str] = []
+    used_categories: list[str] = []
+    flags = {"residual": False, "dense": False}
+    shown_layers = 0
+    nested: list[tuple[ModelGraph, dict[str, tuple]]] = []  # expanded nested models, edges drawn last
+
+    def shown_as_layer(n: Node) -> bool:
+        if opts.view == "layers" or n.is_input:
+            return True
+        return opts.view == "mixed" and _expanded(n.block, expand)
+
+    def cluster_path(n: Node, g: ModelGraph, top: bool) -> tuple[str, ...]:
+        if not top or g.grouping == "flat" or n.block == INPUT_BLOCK:
+            return ()
+        return tuple(n.block.split("/"))
+
+    # Pass 1: nodes. ``ports`` maps (graph id, node id) to functions giving the DOT id that
+    # receives input i / sends output j, so edges into an expanded nested model reach its layers.
+    def add_graph(g: ModelGraph, prefix: str, cluster: _Cluster, top: bool) -> dict[str, tuple]:
+        nonlocal shown_layers
+        ports: dict[str, tuple] = {}
+        outputs = set(g.outputs) if top else set()
+        blocks_seen: dict[str, list[Node]] = {}
+        for n in g.nodes:
+            if top and not shown_as_layer(n):
+                blocks_seen.setdefault(n.block, []).append(n)
+                bid = block_id(n.block)
+                ports[n.id] = (lambda _i, b=bid: b, lambda _j, b=bid: b)
+                continue
+            path = cluster_path(n, g, top)
+            target = cluster.at(path)
+            did = prefix + n.id
+            if n.children is not None and (prefix + n.id) in expand:
+                sub = target.at((f"model:{did}",), (f"{did} ({n.cls} model)",))
+                child_ports = add_graph(n.children, did + ".", sub, False)
+                nested.append((n.children, child_ports))
+                ins, outs = n.children.inputs, n.children.outputs
+                ports[n.id] = (
+                    lambda i, cp=child_ports, ins=ins: cp[ins[min(i, len(ins) - 1)]][0](0),
+                    lambda j, cp=child_ports, outs=outs: cp[outs[min(j, len(outs) - 1)]][1](0),
+                )
+                continue
+            used_categories.append(category(n))
+            shown_layers += not n.is_input
+            target.lines.append(f"{_q(did)} {_attrs(_layer_attrs(n, macs, n.id in outputs, prefix))};")
+            ports[n.id] = (lambda _i, d=did: d, lambda _j, d=did: d)
+        for path, members in blocks_seen.items():
+            parts = tuple(path.split("/"))
+            target = root.at(parts[:-1]) if g.grouping != "flat" else root
+            params = sum(m.params for m in members)
+            shape = members[-1].output_shapes
+            tail = [f"{format_count(params)} params" if params else "no params"]
+            if macs:
+                total = sum(macs.get(m.id, 0) for m in members)
+                if total:
+                    tail.append(f"{format_count(total)} MACs")
+            lines = [
+                parts[-1],
+                format_shape(shape[0]) if shape else "-",
+                " · ".join(tail),
+                f"{len(members)} layers" if len(members) > 1 else members[0].cls,
+            ]
+            a = {"label": _label(lines), "fillcolor": _q(BLOCK_FILL), "tooltip": _q(path)}
+            if any(m.id in outputs for m in members):
+                a["penwidth"] = "2.2"
+            target.lines.append(f"{_q(block_id(path))} {_attrs(a)};")
+        return ports
+
+    def add_edges(g: ModelGraph, ports: dict[str, tuple]) -> None:
+        kinds = skip_kinds(g)
+        seen: dict[tuple[str, str], int] = {}
+        lines: list[tuple[tuple[str, str], dict[str, str], bool]] = []
+        calls = {n.id: len(n.calls) for n in g.nodes}
+        for i, e in enumerate(g.edges):
+            src = ports[e.src][1](e.src_output)
+            dst = ports[e.dst][0](e.dst_input)
+            if src == dst:
+                continue
+            kind = kinds.get(i)
+            is_block_edge = src.startswith(BLOCK_PREFIX) or dst.startswith(BLOCK_PREFIX)
+            if is_block_edge:
+                # One edge per block pair; styled as a skip only when every tensor it stands for is one.
+                key = (src, dst)
+                if key in seen:
+                    k = seen[key]
+                    if lines[k][1].get("_kind") != kind:
+                        lines[k][1]["_kind"] = ""
+                    continue
+                seen[key] = len(lines)
+                lines.append((key, {"_kind": kind or ""}, True))
+                continue
+            a = {"_kind": kind or ""}
+            if calls.get(e.dst, 1) > 1:
+                a["label"] = _q(f"call {e.call + 1}")
+            lines.append(((src, dst), a, False))
+        for (src, dst), a, _blk in lines:
+            kind = a.pop("_kind") or None
+            if kind:
+                flags[kind] = True
+            style = {**_edge_style(kind), **a}
+            edges_out.append(f"{_q(src)} -> {_q(dst)}" + (f" {_attrs(style)}" if style else "") + ";")
+
+    top_ports = add_graph(graph, "", root, True)
+    add_edges(graph, top_ports)
+    for g, ports in nested:
+        add_edges(g, ports)
+
+    out = [f"digraph {_q(graph.name)} {{"]
+    gattrs = {
+        "rankdir": opts.rankdir,
+        "bgcolor": '"transparent"',
+        "fontname": _q(FONT),
+        "fontsize": "11",
+        "fontcolor": _q(EDGE_COLOR),
+        "nodesep": "0.22",
+        "ranksep": "0.32",
+        "style": '"rounded,filled"',
+        "color": _q(CLUSTER_COLOR),
+        "fillcolor": _q(CLUSTER_FILL),
+        "labeljust": "l",
+    }
+    if opts.legend and shown_layers:
+        gattrs["label"] = _legend(used_categories, flags["residual"], flags["dense"])
+        gattrs["labelloc"] = "t"
+    out.append(f"  graph {_attrs(gattrs)};")
+    out.append(
+        "  node "
+        + _attrs(
+            {
+                "shape": "box",
+                "style": '"rounded,filled"',
+                "fontname": _q(FONT),
+                "fontsize": "10",
+                "fontcolor": _q(TEXT_COLOR),
+                "color": _q(BORDER_COLOR),
+                "penwidth": "0.8",
+                "margin": '"0.1,0.04"',
+                "height": "0.3",
+            }
+        )
+        + ";"
+    )
+    out.append(
+        "  edge "
+        + _attrs({"color": _q(EDGE_COLOR), "arrowsize": "0.6", "fontname": _q(FONT), "fontsize": "8",
+                  "fontcolor": _q(EDGE_COLOR)})
+        + ";"
+    )
+    root.emit(out, "  ")
+    out.extend("  " + e for e in edges_out)
+    out.append("}")
+    return "\n".join(out) + "\n"
+
+
+# ---------------------------------------------------------------- graphviz (SVG, PNG)
+
+PNG_MAX_SIDE = 12_000  # pixels; above this a PNG is scaled down (graphviz's own limit is 32,767)
+PNG_DPI = 96
+
+
+def dot_binary() -> str | None:
+    """Path of graphviz's ``dot`` (``EXPLORER_DOT`` overrides the name), or None if missing."""
+    return shutil.which(os.environ.get("EXPLORER_DOT", "dot"))
+
+
+def have_dot() -> bool:
+    """True when the graphviz ``dot`` program is installed."""
+    return dot_binary() is not None
+
+
+MISSING_DOT = (
+    "SVG and PNG need the graphviz 'dot' program, which is not installed: install graphviz "
+    "(apt-get install graphviz, brew install graphviz or conda install graphviz), or export DOT instead."
+)
+
+
+def layout(dot_text: str, fmt: str = "svg", *, timeout: float = 120.0, png_max_side: int = PNG_MAX_SIDE) -> bytes:
+    """Lay out DOT text with graphviz's ``dot`` and return SVG or PNG bytes.
+
+    Args:
+        dot_text: DOT source (from :func:`to_dot`).
+        fmt: ``svg`` or ``png``.
+        timeout: seconds before graphviz is stopped.
+        png_max_side: the longest side of a PNG in pixels; larger drawings are scaled down
+            (prefer SVG for large graphs: it stays sharp at any zoom).
+
+    Returns:
+        The drawing's bytes.
+
+    Raises:
+        GraphError: graphviz is missing, failed, or took longer than ``timeout``.
+        ConfigError: an unknown format.
+    """
+    if fmt not in ("svg", "png"):
+        raise ConfigError(f"format {fmt!r} is not known; choose dot, svg or png.")
+    exe = dot_binary()
+    if exe is None:
+        raise GraphError(MISSING_DOT)
+    cmd = [exe, f"-T{fmt}"]
+    if fmt == "png":
+        inches = png_max_side / PNG_DPI
+        cmd += [f"-Gdpi={PNG_DPI}", f"-Gsize={inches:.2f},{inches:.2f}", "-Gbgcolor=white"]
+    try:
+        proc = subprocess.run(cmd, input=dot_text.encode(), capture_output=True, timeout=timeout, check=False)
+    except subprocess.TimeoutExpired as exc:
+        raise GraphError(
+            f"graphviz took longer than {timeout:g} s to lay out this graph; use the block view or export DOT."
+        ) from exc
+    if proc.returncode != 0 or not proc.stdout:
+        first = (proc.stderr.decode(errors="replace").strip().splitlines() or ["no output"])[0]
+        raise GraphError(f"graphviz could not lay out this graph: {first}")
+    return proc.stdout
+
+
+def png_size(data: bytes) -> tuple[int, int]:
+    """(width, height) of PNG bytes, read from the header."""
+    if data[:8] != b"\x89PNG\r\n\x1a\n":
+        raise GraphError("not a PNG image.")
+    return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+
+
+_LOCKS: dict[str, threading.Lock] = {}
+_LOCKS_GUARD = threading.Lock()
+
+
+@functools.lru_cache(maxsize=64)
+def _cached(dot_text: str, fmt: str) -> bytes:
+    return layout(dot_text, fmt)
+
+
+def cached_layout(dot_text: str, fmt: str = "svg") -> bytes:
+    """:func:`layout`, memoised on the DOT text; concurrent callers with the same text wait for
+    one graphviz run (thirty browsers on one preset pay once)."""
+    key = hashlib.sha1(dot_text.encode()).hexdigest() + fmt
+    with _LOCKS_GUARD:
+        if len(_LOCKS) > 512:
+            _LOCKS.clear()
+        lock = _LOCKS.setdefault(key, threading.Lock())
+    with lock:
+        return _cached(dot_text, fmt)
+
+
+def svg(dot_text: str) -> str:
+    """SVG text of a DOT graph (cached), without the XML prolog, ready to embed in a page."""
+    text = cached_layout(dot_text, "svg").decode()
+    start = text.find("<svg")
+    return text[start:] if start >= 0 else text
