@@ -1,0 +1,458 @@
+"""Datasets for training runs: the Keras datasets, a bundled MNIST subset and a user's ``.npz``.
+
+Names: ``mnist``, ``fashion_mnist``, ``cifar10``, ``cifar100`` (through ``keras.datasets``,
+read from its cache under ``~/.keras/datasets``; nothing is downloaded when the file is
+missing: a :class:`DataError` names the file and where to put it), ``mnist-5k`` (bundled under
+``assets/datasets/mnist_5k.npz``: 5,000 real MNIST digits, 500 per class, split 4,000/1,000
+with a fixed seed; the default, works offline) and a path to a user ``.npz`` holding
+``x_train, y_train, x_test, y_test``.
+
+:func:`load` returns a :class:`Dataset` (arrays plus shape and classes); :func:`prepare` applies
+:class:`DataOptions` (subset, validation split or test set, normalisation); :func:`augment_batch`
+flips and shifts images; :func:`adapt_spec` rebuilds a model config for the dataset's input
+shape and number of classes. Only NumPy is needed here (no Keras backend).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import gzip
+import os
+import pickle
+import tarfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from explorer.errors import ConfigError, DataError
+
+ROOT = Path(__file__).resolve().parent.parent
+MNIST_5K = ROOT / "assets" / "datasets" / "mnist_5k.npz"
+DEFAULT_DATASET = "mnist-5k"
+SPLIT_SEED = 1234
+MAX_NPZ_BYTES = 500 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    """A named dataset.
+
+    Attributes:
+        name: registry key.
+        description: one line for forms and ``--help``.
+        input_shape: height, width, channels of one image.
+        num_classes: number of label values.
+        cache: the file or folder (under ``~/.keras/datasets``) that must exist offline.
+        origin: where to get that file.
+    """
+
+    name: str
+    description: str
+    input_shape: tuple[int, int, int]
+    num_classes: int
+    cache: str | None = None
+    origin: str | None = None
+
+
+_GCS = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/"
+DATASETS: dict[str, DatasetInfo] = {
+    "mnist-5k": DatasetInfo(
+        "mnist-5k", "MNIST subset bundled with the app: 4,000 train / 1,000 test digits (offline).",
+        (28, 28, 1), 10,
+    ),
+    "mnist": DatasetInfo(
+        "mnist", "MNIST digits, 60,000 / 10,000 (keras.datasets).", (28, 28, 1), 10,
+        "mnist.npz", _GCS + "mnist.npz",
+    ),
+    "fashion_mnist": DatasetInfo(
+        "fashion_mnist", "Fashion-MNIST clothing, 60,000 / 10,000 (keras.datasets).", (28, 28, 1), 10,
+        "fashion-mnist/train-images-idx3-ubyte.gz", _GCS + "train-images-idx3-ubyte.gz (and the other 3 files)",
+    ),
+    "cifar10": DatasetInfo(
+        "cifar10", "CIFAR-10 colour images, 50,000 / 10,000 (keras.datasets).", (32, 32, 3), 10,
+        "cifar-10-batches-py-target_archive", "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz",
+    ),
+    "cifar100": DatasetInfo(
+        "cifar100", "CIFAR-100 colour images, 100 fine classes (keras.datasets).", (32, 32, 3), 100,
+        "cifar-100-python-target_archive", "https://www.cs.toronto.edu/~kriz/cifar-100-python.tar.gz",
+    ),
+}
+
+
+@dataclass
+class Dataset:
+    """Arrays of one dataset; images are ``(n, h, w, c)``, labels ``(n,)`` int32."""
+
+    name: str
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    num_classes: int
+
+    @property
+    def input_shape(self) -> tuple[int, int, int]:
+        """Height, width, channels of one image."""
+        return tuple(int(d) for d in self.x_train.shape[1:])  # type: ignore[return-value]
+
+
+@dataclass(frozen=True)
+class DataOptions:
+    """How a dataset is cut and scaled for a run.
+
+    Attributes:
+        subset: use at most this many training images (0: all).
+        validation: ``"split"`` (hold out ``val_fraction`` of the training images) or ``"test"``.
+        val_fraction: the held-out fraction for ``"split"``.
+        normalise: ``"scale"`` (divide by 255 when the data are 0..255), ``"standardise"``
+            (zero mean, unit variance per channel, from the training images) or ``"none"``.
+        flip: random horizontal flips during training.
+        shift: random shifts up to this fraction of the image size during training.
+    """
+
+    subset: int = 0
+    validation: str = "split"
+    val_fraction: float = 0.1
+    normalise: str = "scale"
+    flip: bool = False
+    shift: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.subset, int) or isinstance(self.subset, bool) or self.subset < 0:
+            raise ConfigError(f"subset must be a whole number of images (0 for all), not {self.subset!r}.")
+        if self.validation not in ("split", "test"):
+            raise ConfigError(f"validation {self.validation!r} is not allowed; choose split or test.")
+        if not isinstance(self.val_fraction, (int, float)) or not 0.01 <= self.val_fraction <= 0.5:
+            raise ConfigError(f"val_fraction {self.val_fraction!r} is out of range; it must be between 0.01 and 0.5.")
+        if self.normalise not in ("scale", "standardise", "none"):
+            raise ConfigError(f"normalise {self.normalise!r} is not allowed; choose scale, standardise or none.")
+        if not isinstance(self.shift, (int, float)) or not 0.0 <= self.shift <= 0.5:
+            raise ConfigError(f"shift {self.shift!r} is out of range; it must be between 0 and 0.5.")
+
+    @property
+    def augments(self) -> bool:
+        """True when training batches are augmented."""
+        return self.flip or self.shift > 0
+
+
+@dataclass
+class Prepared:
+    """Arrays ready for ``model.fit``: float32 images, int32 labels."""
+
+    name: str
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_val: np.ndarray
+    y_val: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    num_classes: int
+
+    @property
+    def input_shape(self) -> tuple[int, int, int]:
+        """Height, width, channels of one image."""
+        return tuple(int(d) for d in self.x_train.shape[1:])  # type: ignore[return-value]
+
+
+def names() -> list[str]:
+    """The registered dataset names, default first."""
+    return list(DATASETS)
+
+
+def is_file_source(source: str) -> bool:
+    """True when ``source`` is a path to a user ``.npz`` rather than a registered name."""
+    return source not in DATASETS and (source.lower().endswith(".npz") or os.sep in source)
+
+
+def keras_cache_dir() -> Path:
+    """Where ``keras.datasets`` keeps its files (``$KERAS_HOME/datasets`` or ``~/.keras/datasets``)."""
+    home = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
+    return Path(home) / "datasets"
+
+
+def check_source(source: str) -> None:
+    """Check that a dataset can be loaded, without loading a large one.
+
+    Raises:
+        DataError: unknown name, a Keras dataset missing from the cache, or a bad ``.npz``.
+    """
+    if is_file_source(source):
+        load_npz(source)
+        return
+    info = _info(source)
+    if info.cache and not (keras_cache_dir() / info.cache).exists():
+        raise _missing(info)
+
+
+def _info(name: str) -> DatasetInfo:
+    if name not in DATASETS:
+        raise DataError(
+            f"unknown dataset {name[:60]!r}; choose one of {', '.join(DATASETS)} or give a path to an .npz file."
+        )
+    return DATASETS[name]
+
+
+def _missing(info: DatasetInfo) -> DataError:
+    where = keras_cache_dir() / (info.cache or "")
+    return DataError(
+        f"dataset {info.name} is not in the Keras cache and cannot be downloaded here; "
+        f"download {info.origin} and put it at {where} (or use mnist-5k, which works offline)."
+    )
+
+
+def load(source: str) -> Dataset:
+    """Load a registered dataset or a user ``.npz`` path.
+
+    Raises:
+        DataError: for unknown names, missing cache files and invalid files.
+    """
+    if is_file_source(source):
+        return load_npz(source)
+    info = _info(source)
+    if info.name == "mnist-5k":
+        return _load_mnist_5k()
+    check_source(source)
+    try:
+        arrays = _load_keras(info.name)
+    except DataError:
+        raise
+    except Exception as exc:  # a damaged cache file: one sentence, not a traceback
+        raise DataError(f"dataset {info.name} could not be read from {keras_cache_dir()}: {str(exc)[:160]}") from None
+    x_train, y_train, x_test, y_test = arrays
+    return _as_dataset(info.name, x_train, y_train, x_test, y_test, info.num_classes)
+
+
+def _load_keras(name: str) -> tuple[np.ndarray, ...]:
+    cache = keras_cache_dir()
+    if name == "mnist":
+        with np.load(cache / "mnist.npz", allow_pickle=False) as f:
+            return f["x_train"], f["y_train"], f["x_test"], f["y_test"]
+    if name == "fashion_mnist":
+        folder = cache / "fashion-mnist"
+
+        def read(stem: str, offset: int) -> np.ndarray:
+            with gzip.open(folder / stem, "rb") as fh:
+                return np.frombuffer(fh.read(), np.uint8, offset=offset)
+
+        y_train = read("train-labels-idx1-ubyte.gz", 8)
+        x_train = read("train-images-idx3-ubyte.gz", 16).reshape(len(y_train), 28, 28)
+        y_test = read("t10k-labels-idx1-ubyte.gz", 8)
+        x_test = read("t10k-images-idx3-ubyte.gz", 16).reshape(len(y_test), 28, 28)
+        return x_train, y_train, x_test, y_test
+    # CIFAR: the archive Keras keeps (a tar.gz), read without extracting it.
+    archive = cache / DATASETS[name].cache  # type: ignore[operator]
+    parts: dict[str, dict] = {}
+    with tarfile.open(archive, "r:gz") as tar:
+        for member in tar.getmembers():
+            base = os.path.basename(member.name)
+            if base.startswith("data_batch") or base in ("test_batch", "train", "test"):
+                parts[base] = pickle.load(tar.extractfile(member), encoding="bytes")  # noqa: S301 (Keras's own cache)
+    key = b"labels" if name == "cifar10" else b"fine_labels"
+    train = [parts[k] for k in sorted(parts) if k.startswith("data_batch")] or [parts["train"]]
+    test = parts.get("test_batch") or parts["test"]
+
+    def images(d: dict) -> np.ndarray:
+        return np.asarray(d[b"data"], np.uint8).reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
+
+    x_train = np.concatenate([images(d) for d in train])
+    y_train = np.concatenate([np.asarray(d[key]) for d in train])
+    return x_train, y_train, images(test), np.asarray(test[key])
+
+
+def _load_mnist_5k() -> Dataset:
+    with np.load(MNIST_5K, allow_pickle=False) as f:
+        x, y = f["x"], f["y"]
+    order = np.random.default_rng(SPLIT_SEED).permutation(len(x))
+    cut = len(x) * 4 // 5
+    tr, te = order[:cut], order[cut:]
+    return _as_dataset("mnist-5k", x[tr], y[tr], x[te], y[te], 10)
+
+
+def _as_dataset(name: str, x_train, y_train, x_test, y_test, num_classes: int) -> Dataset:
+    def images(x: np.ndarray) -> np.ndarray:
+        return x[..., None] if x.ndim == 3 else x
+
+    return Dataset(
+        name, images(x_train), np.asarray(y_train).reshape(-1).astype(np.int32),
+        images(x_test), np.asarray(y_test).reshape(-1).astype(np.int32), num_classes,
+    )
+
+
+NPZ_KEYS = ("x_train", "y_train", "x_test", "y_test")
+
+
+def load_npz(path: str | os.PathLike) -> Dataset:
+    """Load and validate a user ``.npz`` with ``x_train, y_train, x_test, y_test``.
+
+    Images must be ``(n, h, w)`` or ``(n, h, w, c)`` numbers without NaN or infinity; labels
+    whole numbers from 0 to classes-1, one per image; train and test images of the same shape.
+
+    Raises:
+        DataError: naming the array and what is wrong with it.
+    """
+    p = Path(path)
+    name = p.name
+    if not p.is_file():
+        raise DataError(f"dataset file {str(path)[:200]!r} does not exist.")
+    if p.stat().st_size > MAX_NPZ_BYTES:
+        raise DataError(f"dataset file {name} is over the {MAX_NPZ_BYTES // 2**20} MB limit.")
+    if not zipfile.is_zipfile(p):
+        raise DataError(f"dataset file {name} is not an .npz archive (save it with numpy.savez).")
+    try:
+        with np.load(p, allow_pickle=False) as f:
+            missing = [k for k in NPZ_KEYS if k not in f.files]
+            if missing:
+                raise DataError(
+                    f"dataset file {name} lacks {', '.join(missing)}; it needs x_train, y_train, x_test and y_test."
+                )
+            arrays = {k: f[k] for k in NPZ_KEYS}
+    except DataError:
+        raise
+    except Exception as exc:  # object arrays (pickles) and damaged archives
+        raise DataError(f"dataset file {name} could not be read: {str(exc)[:160]}") from None
+    for split in ("train", "test"):
+        x, y = arrays[f"x_{split}"], arrays[f"y_{split}"]
+        if x.dtype.kind not in "uif" or x.ndim not in (3, 4):
+            raise DataError(
+                f"x_{split} in {name} must be numeric images shaped (n, height, width) or (n, height, width, channels), "
+                f"not {x.dtype} {x.shape}."
+            )
+        if len(x) == 0:
+            raise DataError(f"x_{split} in {name} has no images.")
+        if x.ndim == 4 and not 1 <= x.shape[-1] <= 4:
+            raise DataError(f"x_{split} in {name} has {x.shape[-1]} channels; use 1 to 4 (channels last).")
+        if x.dtype.kind == "f" and not np.isfinite(x).all():
+            raise DataError(f"x_{split} in {name} contains NaN or infinite values.")
+        if y.dtype.kind not in "ui" and not (y.dtype.kind == "f" and np.all(np.mod(y, 1) == 0)):
+            raise DataError(f"y_{split} in {name} must hold whole-number class labels, not {y.dtype}.")
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = y.reshape(-1)
+            arrays[f"y_{split}"] = y
+        if y.ndim != 1:
+            raise DataError(f"y_{split} in {name} must be one label per image (shape (n,)), not {y.shape}.")
+        if len(y) != len(x):
+            raise DataError(f"x_{split} in {name} has {len(x)} images but y_{split} has {len(y)} labels.")
+        if y.min() < 0:
+            raise DataError(f"y_{split} in {name} has a negative label ({int(y.min())}); labels start at 0.")
+    shapes = [arrays[k].shape[1:] if arrays[k].ndim == 4 else (*arrays[k].shape[1:], 1) for k in ("x_train", "x_test")]
+    if shapes[0] != shapes[1]:
+        raise DataError(f"x_train images are {shapes[0]} but x_test images are {shapes[1]} in {name}; they must match.")
+    num_classes = int(arrays["y_train"].max()) + 1
+    if num_classes < 2:
+        raise DataError(f"y_train in {name} has a single class; a classifier needs at least 2.")
+    if int(arrays["y_test"].max()) >= num_classes:
+        raise DataError(
+            f"y_test in {name} has label {int(arrays['y_test'].max())}, but y_train only has labels 0 to {num_classes - 1}."
+        )
+    return _as_dataset(name, arrays["x_train"], arrays["y_train"], arrays["x_test"], arrays["y_test"], num_classes)
+
+
+def prepare(data: Dataset, options: DataOptions, seed: int = 0) -> Prepared:
+    """Cut, split and scale a dataset for training.
+
+    Args:
+        data: the loaded dataset.
+        options: subset, validation, normalisation.
+        seed: picks the subset and the validation split.
+
+    Returns:
+        Float32 images and int32 labels for training, validation and test.
+    """
+    rng = np.random.default_rng(seed)
+    x, y = data.x_train, data.y_train
+    x_test, y_test = data.x_test, data.y_test
+    if options.validation == "split":
+        order = rng.permutation(len(x))
+        n_val = max(1, int(round(len(x) * options.val_fraction)))
+        val, train = order[:n_val], order[n_val:]
+        x_val, y_val, x, y = x[val], y[val], x[train], y[train]
+    else:
+        x_val, y_val = x_test, y_test
+    if options.subset and options.subset < len(x):
+        pick = np.sort(rng.permutation(len(x))[: options.subset])
+        x, y = x[pick], y[pick]
+        keep = max(1, min(len(x_val), options.subset // 4 or 1))
+        x_val, y_val = x_val[:keep], y_val[:keep]
+    if len(x) == 0:
+        raise DataError(f"dataset {data.name} has no training images left after the validation split.")
+    xs = [a.astype(np.float32) for a in (x, x_val, x_test)]
+    if options.normalise == "scale" and (data.x_train.dtype.kind in "ui" or float(xs[0].max()) > 1.5):
+        xs = [a / np.float32(255.0) for a in xs]
+    elif options.normalise == "standardise":
+        axes = tuple(range(xs[0].ndim - 1))
+        mean = xs[0].mean(axis=axes, keepdims=True)
+        std = xs[0].std(axis=axes, keepdims=True) + np.float32(1e-6)
+        xs = [(a - mean) / std for a in xs]
+    return Prepared(data.name, xs[0], y, xs[1], y_val, xs[2], y_test, data.num_classes)
+
+
+def augment_batch(x: np.ndarray, rng: np.random.Generator, flip: bool, shift: float) -> np.ndarray:
+    """Randomly flip (left-right) and shift (with zero fill) a batch of images.
+
+    Args:
+        x: images ``(n, h, w, c)``.
+        rng: random source.
+        flip: flip half of the images horizontally.
+        shift: largest shift as a fraction of height and width.
+
+    Returns:
+        A new array of the same shape and dtype.
+    """
+    out = x.copy()
+    n, h, w = x.shape[:3]
+    if flip:
+        mask = rng.random(n) < 0.5
+        out[mask] = out[mask, :, ::-1]
+    if shift > 0:
+        dy_max, dx_max = int(round(h * shift)), int(round(w * shift))
+        for i in range(n):
+            dy = int(rng.integers(-dy_max, dy_max + 1)) if dy_max else 0
+            dx = int(rng.integers(-dx_max, dx_max + 1)) if dx_max else 0
+            if dy or dx:
+                out[i] = np.roll(out[i], (dy, dx), axis=(0, 1))
+                if dy > 0:
+                    out[i, :dy] = 0
+                elif dy < 0:
+                    out[i, dy:] = 0
+                if dx > 0:
+                    out[i, :, :dx] = 0
+                elif dx < 0:
+                    out[i, :, dx:] = 0
+    return out
+
+
+def adapt_spec(spec: Any, input_shape: tuple[int, ...], num_classes: int) -> Any:
+    """Rebuild a spec's config for a dataset's image shape and number of classes.
+
+    Args:
+        spec: a resolved :class:`explorer.builders.Spec`.
+        input_shape: height, width, channels of the dataset's images.
+        num_classes: the dataset's number of classes.
+
+    Returns:
+        A new spec (the same one when nothing changes).
+
+    Raises:
+        ConfigError: when the architecture cannot take this input (too small, wrong channels).
+    """
+    from explorer.builders import Spec, get_builder
+    from explorer.config import make_config
+
+    cls = get_builder(spec.builder).config_cls
+    fields = {f.name for f in dataclasses.fields(cls)}
+    changes: dict[str, Any] = {}
+    if "input_shape" in fields and tuple(spec.config.input_shape) != tuple(input_shape):
+        changes["input_shape"] = tuple(int(d) for d in input_shape)
+    if "num_classes" in fields and spec.config.num_classes != num_classes:
+        changes["num_classes"] = int(num_classes)
+    if not changes:
+        return spec
+    try:
+        cfg = make_config(cls, spec.config, **changes)
+    except ConfigError as exc:
+        shape = "x".join(str(d) for d in input_shape)
+        raise ConfigError(f"{spec.preset or spec.builder} cannot train on {shape} images: {exc}") from None
+    return Spec(spec.builder, cfg, spec.preset)

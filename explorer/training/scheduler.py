@@ -1,0 +1,269 @@
+"""The scheduler: a FIFO queue of runs with a concurrency limit, over the run store.
+
+The store is the scheduler's whole state, so any process (the app, the CLI) can advance the
+queue, and nothing is lost on a page reload or an app restart. :meth:`Scheduler.advance`:
+
+1. marks running runs whose worker process is gone as ``interrupted`` (their points stay);
+2. kills (SIGKILL) a worker that ignored a stop request for ``grace`` seconds (``stopped``);
+3. starts queued runs, oldest first, while fewer than ``max_running`` run: it hands the run to
+   an idle warm worker of the same backend if there is one, else spawns a fresh worker;
+4. keeps ``warm`` warm workers ready (only in a long-lived process such as the app).
+
+Limits: ``EXPLORER_MAX_RUNS`` (default one per GPU, else one), ``EXPLORER_SESSION_RUNS``
+(queued plus running runs per browser session, default 3), ``EXPLORER_WARM_WORKERS``
+(the app's default is 1; 0 turns warm workers off).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import shutil
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from explorer.errors import ConfigError
+from explorer.training.request import RunRequest
+from explorer.training.store import Run, RunStore, pid_alive
+
+CLAIM_TIMEOUT_S = 120.0  # a claimed run whose worker never reported its pid is given up after this
+DEFAULT_GRACE_S = 10.0
+_CTX = multiprocessing.get_context("spawn")
+
+
+def gpu_count() -> int:
+    """Number of NVIDIA GPUs (``nvidia-smi -L``), without importing a framework; 0 when none."""
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if visible is not None:
+        return len([v for v in visible.split(",") if v.strip() and v.strip() != "-1"])
+    exe = shutil.which("nvidia-smi")
+    if not exe:
+        return 0
+    try:
+        out = subprocess.run([exe, "-L"], capture_output=True, text=True, timeout=10).stdout
+    except (OSError, subprocess.SubprocessError):
+        return 0
+    return sum(1 for line in out.splitlines() if line.startswith("GPU "))
+
+
+def _env_int(name: str, default: int) -> int:
+    try:
+        return int(os.environ.get(name, default))
+    except ValueError:
+        return default
+
+
+class Scheduler:
+    """Queue, start, stop and watch runs in a store."""
+
+    def __init__(
+        self, store: RunStore, *, max_running: int | None = None, session_limit: int | None = None,
+        warm: int = 0, grace: float = DEFAULT_GRACE_S, gpus: int | None = None,
+    ) -> None:
+        """Create a scheduler.
+
+        Args:
+            store: the run store.
+            max_running: concurrent runs (default ``EXPLORER_MAX_RUNS``, else one per GPU, else 1).
+            session_limit: queued plus running runs one session may have (default
+                ``EXPLORER_SESSION_RUNS``, else 3).
+            warm: warm workers to keep ready (for the default backend, TensorFlow).
+            grace: seconds a running worker may ignore a stop request before it is killed.
+            gpus: number of GPUs (default: detected with ``nvidia-smi``).
+        """
+        self.store = store
+        self.gpus = gpu_count() if gpus is None else gpus
+        self.max_running = max_running or _env_int("EXPLORER_MAX_RUNS", max(1, self.gpus))
+        self.session_limit = session_limit or _env_int("EXPLORER_SESSION_RUNS", 3)
+        self.warm = warm
+        self.grace = grace
+        self._procs: dict[int, Any] = {}
+        self._lock = threading.Lock()
+
+    # -- public API --------------------------------------------------------------------------
+    def submit(self, request: RunRequest, session: str | None = None, *, check: bool = True) -> int:
+        """Validate and queue a run, then try to start it.
+
+        Args:
+            request: what to train.
+            session: the browser session (or None), for the per-session limit.
+            check: validate the dataset and architecture first.
+
+        Returns:
+            The run id.
+
+        Raises:
+            ConfigError, DataError: a bad request, or the session has too many active runs.
+        """
+        if check:
+            request.check()
+        if session is not None:
+            active = [r for r in self.store.runs(("queued", "running")) if r.session == session]
+            if len(active) >= self.session_limit:
+                raise ConfigError(
+                    f"you already have {len(active)} runs queued or running (the limit is {self.session_limit}); "
+                    "wait for one to end or stop one."
+                )
+        run_id = self.store.add_run(request.label, request.to_dict(), session)
+        self.advance()
+        return run_id
+
+    def stop(self, run_id: int) -> bool:
+        """Ask a run to stop (a queued run stops at once). Returns whether it was active."""
+        return self.store.request_stop(run_id)
+
+    def advance(self) -> list[int]:
+        """Reap dead workers, enforce stop grace, start queued runs, top up warm workers.
+
+        Returns:
+            Ids of the runs started now.
+        """
+        with self._lock:
+            self._reap_children()
+            self._mark_interrupted()
+            self._kill_ignoring_stop()
+            started = self._start_queued()
+            self._top_up_warm()
+            return started
+
+    def wait(self, run_id: int, poll: float = 0.2, on_update: Callable[[Run], None] | None = None,
+             timeout: float | None = None) -> Run:
+        """Advance the queue until a run ends; returns the ended run.
+
+        Args:
+            run_id: the run.
+            poll: seconds between checks.
+            on_update: called with the run after every check.
+            timeout: give up (and return the still active run) after this many seconds.
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            self.advance()
+            run = self.store.get(run_id)
+            if run is None:
+                raise ConfigError(f"run {run_id} does not exist in {self.store.path}.")
+            if on_update:
+                on_update(run)
+            if not run.active or (deadline is not None and time.monotonic() > deadline):
+                return run
+            time.sleep(poll)
+
+    def shutdown(self) -> None:
+        """Stop this process's idle warm workers (runs in progress continue)."""
+        for w in self.store.workers():
+            if w["pid"] in self._procs:
+                self.store.db.execute("DELETE FROM workers WHERE pid = ? AND state = 'idle'", (w["pid"],))
+
+    # -- steps -------------------------------------------------------------------------------
+    def _reap_children(self) -> None:
+        for pid, proc in list(self._procs.items()):
+            if not proc.is_alive():
+                proc.join(0)
+                self._procs.pop(pid, None)
+
+    def _mark_interrupted(self) -> None:
+        now = time.time()
+        for run in self.store.runs("running"):
+            if run.pid is None:
+                if run.claimed and now - run.claimed > CLAIM_TIMEOUT_S:
+                    self.store.update(run.id, "running", status="interrupted", ended=now,
+                                      error="the worker process never started.")
+                continue
+            if not pid_alive(run.pid, run.pid_start):
+                self.store.update(run.id, "running", status="interrupted", ended=now,
+                                  error="the worker process ended without finishing (killed or crashed).")
+        for w in self.store.workers():
+            if not pid_alive(w["pid"], w["pid_start"]):
+                self.store.db.execute("DELETE FROM workers WHERE pid = ?", (w["pid"],))
+
+    def _kill_ignoring_stop(self) -> None:
+        now = time.time()
+        for run in self.store.runs("running"):
+            if run.stop_requested and now - run.stop_requested > self.grace and pid_alive(run.pid, run.pid_start):
+                try:
+                    os.kill(run.pid, signal.SIGKILL)
+                except (ProcessLookupError, PermissionError):
+                    pass
+                self.store.update(run.id, "running", status="stopped", ended=now,
+                                  error=f"the run ignored the stop request for {self.grace:g} s and was killed.")
+
+    def _start_queued(self) -> list[int]:
+        started: list[int] = []
+        while True:
+            claim = self._claim_next()
+            if claim is None:
+                return started
+            run_id, backend, gpu, warm_pid = claim
+            if warm_pid is None:
+                proc = _CTX.Process(target=_cold_entry, args=(str(self.store.path), run_id, backend, gpu),
+                                    name=f"explorer-run-{run_id}")
+                proc.start()
+                self._procs[proc.pid] = proc
+                from explorer.training.store import process_start_token
+
+                self.store.update(run_id, "running", pid=proc.pid, pid_start=process_start_token(proc.pid))
+            started.append(run_id)
+
+    def _claim_next(self) -> tuple[int, str, int | None, int | None] | None:
+        """Atomically move the oldest queued run to running; returns (id, backend, gpu, warm pid)."""
+        import json
+
+        with self.store.transaction() as db:
+            running = db.execute("SELECT gpu FROM runs WHERE status = 'running'").fetchall()
+            if len(running) >= self.max_running:
+                return None
+            row = db.execute("SELECT id, request FROM runs WHERE status = 'queued' ORDER BY id LIMIT 1").fetchone()
+            if row is None:
+                return None
+            backend = json.loads(row["request"]).get("hp", {}).get("backend", "tensorflow")
+            gpu = None
+            if self.gpus:
+                busy = {r["gpu"] for r in running}
+                gpu = next((i for i in range(self.gpus) if i not in busy), 0)
+            now = time.time()
+            warm = db.execute(
+                "SELECT pid, pid_start FROM workers WHERE state = 'idle' AND backend = ? AND gpu IS ? ORDER BY ready",
+                (backend, gpu),
+            ).fetchall()
+            warm_pid = None
+            for w in warm:
+                if pid_alive(w["pid"], w["pid_start"]) and db.execute(
+                    "UPDATE workers SET state = 'busy', run_id = ? WHERE pid = ? AND state = 'idle'", (row["id"], w["pid"])
+                ).rowcount:
+                    warm_pid = int(w["pid"])
+                    break
+            db.execute(
+                "UPDATE runs SET status = 'running', claimed = ?, gpu = ?, backend = ?, worker = ?, pid = ?, "
+                "pid_start = (SELECT pid_start FROM workers WHERE pid = ?) WHERE id = ?",
+                (now, gpu, backend, "warm" if warm_pid else "cold", warm_pid, warm_pid, row["id"]),
+            )
+            return int(row["id"]), backend, gpu, warm_pid
+
+    def _top_up_warm(self) -> None:
+        if self.warm <= 0:
+            return
+        gpu = 0 if self.gpus else None
+        mine = [w for w in self.store.workers() if w["pid"] in self._procs and w["state"] in ("starting", "idle")]
+        starting = [p for p, proc in self._procs.items() if proc.name.startswith("explorer-warm")
+                    and p not in {w["pid"] for w in self.store.workers()}]
+        for _ in range(self.warm - len(mine) - len(starting)):
+            proc = _CTX.Process(target=_warm_entry, args=(str(self.store.path), "tensorflow", gpu, os.getpid()),
+                                name="explorer-warm")
+            proc.start()
+            self._procs[proc.pid] = proc
+
+
+def _cold_entry(store_path: str, run_id: int, backend: str, gpu: int | None) -> None:
+    from explorer.training.worker import cold_main
+
+    cold_main(store_path, run_id, backend, gpu)
+
+
+def _warm_entry(store_path: str, backend: str, gpu: int | None, parent_pid: int) -> None:
+    from explorer.training.worker import warm_main
+
+    warm_main(store_path, backend, gpu, parent_pid)

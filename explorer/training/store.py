@@ -1,0 +1,343 @@
+"""The run store: one SQLite file (WAL mode) holding runs, their metric points and warm workers.
+
+Location: the ``--store`` flag of the CLI, else the ``EXPLORER_STORE`` environment variable, else
+``./runs/runs.sqlite``. Trained models go to a ``models/`` folder next to the file.
+
+Any process (the app, the CLI, a worker) opens the same file; SQLite's locking keeps it
+consistent, and the store *is* the scheduler's state, so runs survive page reloads and app
+restarts. Connections are per thread.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import sqlite3
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+DEFAULT_STORE = os.path.join("runs", "runs.sqlite")
+STATUSES = ("queued", "running", "finished", "stopped", "failed", "interrupted")
+ACTIVE = ("queued", "running")
+METRICS = ("loss", "accuracy", "val_loss", "val_accuracy")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    label TEXT NOT NULL,
+    session TEXT,
+    request TEXT NOT NULL,
+    status TEXT NOT NULL,
+    created REAL NOT NULL,
+    claimed REAL,
+    started REAL,
+    ended REAL,
+    pid INTEGER,
+    pid_start TEXT,
+    worker TEXT,
+    gpu INTEGER,
+    backend TEXT,
+    device TEXT,
+    stop_requested REAL,
+    error TEXT,
+    final TEXT,
+    model_path TEXT,
+    timings TEXT,
+    epochs INTEGER,
+    steps_per_epoch INTEGER,
+    train_size INTEGER,
+    epoch INTEGER,
+    step INTEGER,
+    elapsed REAL,
+    images_per_s REAL
+);
+CREATE TABLE IF NOT EXISTS points (
+    run_id INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    epoch INTEGER NOT NULL,
+    step INTEGER NOT NULL,
+    elapsed REAL NOT NULL,
+    loss REAL,
+    accuracy REAL,
+    val_loss REAL,
+    val_accuracy REAL,
+    images_per_s REAL
+);
+CREATE INDEX IF NOT EXISTS points_by_run ON points (run_id, kind, step);
+CREATE TABLE IF NOT EXISTS workers (
+    pid INTEGER PRIMARY KEY,
+    pid_start TEXT,
+    backend TEXT NOT NULL,
+    gpu INTEGER,
+    state TEXT NOT NULL,
+    run_id INTEGER,
+    started REAL NOT NULL,
+    ready REAL
+);
+"""
+
+
+def store_path(path: str | os.PathLike | None = None) -> Path:
+    """The store file: ``path``, else ``$EXPLORER_STORE``, else ``./runs/runs.sqlite``."""
+    return Path(path or os.environ.get("EXPLORER_STORE") or DEFAULT_STORE).expanduser().resolve()
+
+
+@dataclass
+class Run:
+    """One row of the ``runs`` table, with JSON columns decoded."""
+
+    id: int
+    label: str
+    session: str | None
+    request: dict[str, Any]
+    status: str
+    created: float
+    claimed: float | None = None
+    started: float | None = None
+    ended: float | None = None
+    pid: int | None = None
+    pid_start: str | None = None
+    worker: str | None = None
+    gpu: int | None = None
+    backend: str | None = None
+    device: str | None = None
+    stop_requested: float | None = None
+    error: str | None = None
+    final: dict[str, Any] = field(default_factory=dict)
+    model_path: str | None = None
+    timings: dict[str, Any] = field(default_factory=dict)
+    epochs: int | None = None
+    steps_per_epoch: int | None = None
+    train_size: int | None = None
+    epoch: int | None = None
+    step: int | None = None
+    elapsed: float | None = None
+    images_per_s: float | None = None
+
+    @property
+    def active(self) -> bool:
+        """Queued or running."""
+        return self.status in ACTIVE
+
+
+def process_start_token(pid: int) -> str | None:
+    """The kernel's start time of ``pid`` (Linux), to tell a live process from a reused pid."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            text = fh.read()
+        return text.rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return None
+
+
+def pid_alive(pid: int | None, start_token: str | None = None) -> bool:
+    """True when process ``pid`` runs (not a zombie) and, if given, started at ``start_token``."""
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            rest = fh.read().rsplit(")", 1)[1].split()
+        if rest[0] == "Z":
+            try:  # our own dead child: reap it
+                os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:
+                pass
+            return False
+        return start_token is None or rest[19] == start_token
+    except (OSError, IndexError):
+        return True
+
+
+class RunStore:
+    """Access to the store file; safe to share between threads (one connection per thread)."""
+
+    def __init__(self, path: str | os.PathLike | None = None) -> None:
+        """Open (and create) the store.
+
+        Args:
+            path: the SQLite file; see :func:`store_path` for the default.
+        """
+        self.path = store_path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.models_dir = self.path.parent / "models"
+        self._local = threading.local()
+        self.db.executescript(_SCHEMA)
+
+    # -- connections -------------------------------------------------------------------------
+    @property
+    def db(self) -> sqlite3.Connection:
+        """This thread's connection (autocommit; WAL; waits up to 30 s for a lock)."""
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            conn.row_factory = sqlite3.Row
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA busy_timeout=30000")
+            self._local.conn = conn
+        return conn
+
+    def close(self) -> None:
+        """Close this thread's connection."""
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+    def transaction(self):
+        """A write transaction taken up front (``BEGIN IMMEDIATE``), as a context manager."""
+        return _Transaction(self.db)
+
+    # -- runs --------------------------------------------------------------------------------
+    def add_run(self, label: str, request: dict[str, Any], session: str | None = None) -> int:
+        """Queue a run; returns its id."""
+        with self.transaction() as db:
+            cur = db.execute(
+                "INSERT INTO runs (label, session, request, status, created) VALUES (?, ?, ?, 'queued', ?)",
+                (label, session, json.dumps(request), time.time()),
+            )
+            return int(cur.lastrowid)
+
+    def get(self, run_id: int) -> Run | None:
+        """One run, or None."""
+        row = self.db.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
+        return _run(row) if row else None
+
+    def runs(self, status: str | tuple[str, ...] | None = None, limit: int = 500) -> list[Run]:
+        """Runs, newest first, optionally of some statuses."""
+        if status is None:
+            rows = self.db.execute("SELECT * FROM runs ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
+        else:
+            wanted = (status,) if isinstance(status, str) else tuple(status)
+            marks = ",".join("?" * len(wanted))
+            rows = self.db.execute(
+                f"SELECT * FROM runs WHERE status IN ({marks}) ORDER BY id DESC LIMIT ?", (*wanted, limit)
+            ).fetchall()
+        return [_run(r) for r in rows]
+
+    def update(self, run_id: int, only_if_status: str | tuple[str, ...] | None = None, **values: Any) -> bool:
+        """Set columns of a run (dicts are stored as JSON); returns whether a row changed.
+
+        Args:
+            run_id: the run.
+            only_if_status: change it only while its status is one of these.
+            values: column values.
+        """
+        cols = []
+        args: list[Any] = []
+        for k, v in values.items():
+            cols.append(f"{k} = ?")
+            args.append(json.dumps(v) if isinstance(v, dict) else v)
+        sql = f"UPDATE runs SET {', '.join(cols)} WHERE id = ?"
+        args.append(run_id)
+        if only_if_status is not None:
+            wanted = (only_if_status,) if isinstance(only_if_status, str) else tuple(only_if_status)
+            sql += f" AND status IN ({','.join('?' * len(wanted))})"
+            args.extend(wanted)
+        return self.db.execute(sql, args).rowcount > 0
+
+    def request_stop(self, run_id: int) -> bool:
+        """Ask a run to stop: a queued run stops at once, a running one at its next batch.
+
+        Returns:
+            Whether the run was active.
+        """
+        now = time.time()
+        with self.transaction() as db:
+            if db.execute(
+                "UPDATE runs SET status = 'stopped', stop_requested = ?, ended = ? WHERE id = ? AND status = 'queued'",
+                (now, now, run_id),
+            ).rowcount:
+                return True
+            return db.execute(
+                "UPDATE runs SET stop_requested = COALESCE(stop_requested, ?) WHERE id = ? AND status = 'running'",
+                (now, run_id),
+            ).rowcount > 0
+
+    def stop_requested(self, run_id: int) -> bool:
+        """Whether a stop was asked for (checked by the worker every batch)."""
+        row = self.db.execute("SELECT stop_requested FROM runs WHERE id = ?", (run_id,)).fetchone()
+        return bool(row and row[0])
+
+    def delete(self, run_id: int) -> None:
+        """Delete a finished run, its points and its model file."""
+        run = self.get(run_id)
+        if run is None or run.active:
+            return
+        with self.transaction() as db:
+            db.execute("DELETE FROM points WHERE run_id = ?", (run_id,))
+            db.execute("DELETE FROM runs WHERE id = ?", (run_id,))
+        if run.model_path and os.path.exists(run.model_path):
+            os.remove(run.model_path)
+
+    # -- points ------------------------------------------------------------------------------
+    def add_points(self, run_id: int, points: list[dict[str, Any]], progress: dict[str, Any] | None = None) -> None:
+        """Append metric points (``kind`` batch or epoch) and update the run's progress columns."""
+        with self.transaction() as db:
+            db.executemany(
+                "INSERT INTO points (run_id, kind, epoch, step, elapsed, loss, accuracy, val_loss, val_accuracy, "
+                "images_per_s) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (run_id, p["kind"], p["epoch"], p["step"], p["elapsed"], *(p.get(m) for m in METRICS),
+                     p.get("images_per_s"))
+                    for p in points
+                ],
+            )
+            if progress:
+                cols = ", ".join(f"{k} = ?" for k in progress)
+                db.execute(f"UPDATE runs SET {cols} WHERE id = ?", (*progress.values(), run_id))
+
+    def points(self, run_id: int, kind: str | None = None, after_rowid: int = 0) -> list[dict[str, Any]]:
+        """Metric points of a run in order (``kind``: batch, epoch or both)."""
+        sql = "SELECT rowid, * FROM points WHERE run_id = ? AND rowid > ?"
+        args: list[Any] = [run_id, after_rowid]
+        if kind:
+            sql += " AND kind = ?"
+            args.append(kind)
+        rows = self.db.execute(sql + " ORDER BY rowid", args).fetchall()
+        return [dict(r) for r in rows]
+
+    def history_csv(self, run_id: int) -> str:
+        """The run's points as CSV text (one row per point)."""
+        cols = ["kind", "epoch", "step", "elapsed", *METRICS, "images_per_s"]
+        out = io.StringIO()
+        w = csv.writer(out)
+        w.writerow(cols)
+        for p in self.points(run_id):
+            w.writerow([p[c] for c in cols])
+        return out.getvalue()
+
+    # -- warm workers ------------------------------------------------------------------------
+    def workers(self) -> list[dict[str, Any]]:
+        """Registered warm workers."""
+        return [dict(r) for r in self.db.execute("SELECT * FROM workers ORDER BY started").fetchall()]
+
+
+class _Transaction:
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self.db = db
+
+    def __enter__(self) -> sqlite3.Connection:
+        self.db.execute("BEGIN IMMEDIATE")
+        return self.db
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        self.db.execute("COMMIT" if exc_type is None else "ROLLBACK")
+
+
+def _run(row: sqlite3.Row) -> Run:
+    d = dict(row)
+    for k in ("request", "final", "timings"):
+        d[k] = json.loads(d[k]) if d[k] else {}
+    return Run(**d)
