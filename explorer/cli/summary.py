@@ -1,27 +1,53 @@
-"""``summary``: totals and the per-block partition of an architecture or a saved model."""
+"""``summary``: totals, MACs, activation memory and the per-block partition of an architecture."""
 
 from __future__ import annotations
 
 import argparse
 
+from explorer.budget import DEFAULT_DTYPE, DTYPES, check_batch_dtype
 from explorer.cli.common import add_target_args, analyse_args, print_json
-from explorer.summary import summary_dict, summary_text
+from explorer.summary import check_depth, summary_dict, summary_text
+
+
+def add_budget_args(p: argparse.ArgumentParser) -> None:
+    """Add ``--depth N``, ``--batch-size B`` and ``--dtype D`` (shared with ``compare``)."""
+    p.add_argument("--depth", type=int, default=None, metavar="N",
+                   help="roll blocks up to N levels of their path (1 = stages); default: leaf blocks")
+    p.add_argument("--batch-size", type=int, default=1, metavar="B",
+                   help="batch size for activation memory (default 1)")
+    p.add_argument("--dtype", default=DEFAULT_DTYPE, metavar="DTYPE",
+                   help=f"dtype for activation memory: {', '.join(DTYPES)} (default {DEFAULT_DTYPE})")
+
+
+def check_budget_args(args: argparse.Namespace) -> None:
+    """Validate ``--depth``, ``--batch-size`` and ``--dtype`` before any model is built.
+
+    Raises:
+        ConfigError: a bad value (the CLI exits 2 with one line).
+    """
+    check_depth(args.depth)
+    check_batch_dtype(args.batch_size, args.dtype)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``summary`` command."""
-    p = sub.add_parser("summary", help="parameter totals and blocks of an architecture")
+    p = sub.add_parser("summary", help="parameter totals, MACs and blocks of an architecture")
     add_target_args(p)
+    add_budget_args(p)
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Print the summary as text or JSON."""
+    check_budget_args(args)
     a = analyse_args(args)
     if args.json:
         builder = a.spec.builder if a.spec else None
-        print_json(summary_dict(a.label, builder, a.spec.config if a.spec else None, a.graph))
+        print_json(
+            summary_dict(a.label, builder, a.spec.config if a.spec else None, a.graph,
+                         depth=args.depth, batch_size=args.batch_size, dtype=args.dtype)
+        )
     else:
-        print(summary_text(a.label, a.graph))
+        print(summary_text(a.label, a.graph, depth=args.depth, batch_size=args.batch_size, dtype=args.dtype))
     return 0

@@ -1,0 +1,536 @@
+"""ModelGraph -> parameter, compute and activation budgets per layer, per block and in total.
+
+Plain data in, plain data out: this module never imports Keras. Everything is counted for **one
+example** (batch size 1); activation memory is then scaled by a chosen batch size and dtype.
+
+Counting conventions
+--------------------
+* **Params**: a layer's trainable and non-trainable weights, counted once per layer (a shared
+  layer called several times still owns one set of weights), so layer params add up exactly to
+  ``model.count_params()``.
+* **MACs** (multiply-accumulates) of the linear layers, the textbook way; the bias add is **not**
+  counted (it is one add per output element, usually well under 1% of the layer):
+
+  - ``ConvND``: ``out_elements * prod(kernel_size) * C_in / groups`` (strides, dilation and
+    padding act through the output size, which comes from the graph's shapes).
+  - ``ConvNDTranspose``: ``in_elements * prod(kernel_size) * filters / groups``.
+  - ``DepthwiseConvND``: ``out_elements * prod(kernel_size)``.
+  - ``SeparableConvND``: depthwise ``out_positions * C_in * depth_multiplier * prod(kernel_size)``
+    plus pointwise ``out_positions * C_in * depth_multiplier * filters``.
+  - ``Dense`` on any rank: ``in_elements * units`` (every leading position is a matmul row).
+
+* **Element-wise and reduction work counts one MAC per elementary operation per element**: an
+  add, a compare, a multiply or a multiply-add each count as one MAC. So:
+
+  - ``BatchNormalization``: 1 per element (at inference it folds to ``x * a + b``).
+  - ``LayerNormalization`` / ``GroupNormalization``: 3 per element (mean, variance, scale-shift).
+  - activations (``Activation``, ``ReLU``, ``Softmax``, ..., and the ``activation=`` fused into
+    a Conv/Dense layer): 1 per output element.
+  - ``Add``/``Subtract``/``Multiply``/``Maximum``/``Minimum``: ``(inputs - 1)`` per output
+    element; ``Average``: ``inputs`` per output element.
+  - pooling: ``out_elements * prod(pool_size)``; global pooling: ``in_elements``.
+  - ``Rescaling`` / ``Normalization``: 1 per element.
+  - data movement costs nothing: ``Concatenate``, ``Flatten``, ``Reshape``, ``Permute``,
+    padding, cropping, dropout, ``UpSampling`` (nearest), input layers.
+
+  Element-wise work is a few percent of a CNN's MACs; FLOPs are always ``2 * MACs``, so they
+  overstate element-wise work by up to 2x, which is the usual trade for one simple rule.
+* A shared layer's MACs are counted **per call** (``Node.calls``). A nested model's MACs are its
+  own graph's total per call. Layers without a formula (``Lambda``, attention, custom layers)
+  count 0 MACs and are listed in :attr:`Budget.uncounted`.
+* **Activations**: the elements of every output tensor of every call (the model's input
+  included), per example; bytes = elements * batch size * bytes per element of the dtype.
+  Unknown (``None``) non-batch dimensions count as 1.
+
+Blocks: a layer in block ``stage2/block3`` belongs to ``stage2/block3`` and to ``stage2``;
+:meth:`Budget.hierarchy` rolls stats up to every level, :meth:`Budget.partition` groups the
+layers by their block path cut to a depth, so a partition's rows always add up to the totals.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+from explorer.errors import ConfigError
+from explorer.graph import Call, ModelGraph, Node, Shape
+
+# Bytes per element of the dtypes offered for activation memory.
+DTYPES: dict[str, int] = {
+    "float32": 4, "float16": 2, "bfloat16": 2, "float64": 8, "int8": 1, "uint8": 1, "float8": 1,
+}
+DEFAULT_DTYPE = "float32"
+MAX_BATCH = 1_000_000
+
+_CONV = {"Conv1D", "Conv2D", "Conv3D", "Convolution1D", "Convolution2D", "Convolution3D"}
+_CONV_T = {"Conv1DTranspose", "Conv2DTranspose", "Conv3DTranspose",
+           "Convolution2DTranspose", "Convolution3DTranspose"}
+_DEPTHWISE = {"DepthwiseConv1D", "DepthwiseConv2D"}
+_SEPARABLE = {"SeparableConv1D", "SeparableConv2D", "SeparableConvolution1D", "SeparableConvolution2D"}
+_POOL = {"MaxPooling1D", "MaxPooling2D", "MaxPooling3D", "AveragePooling1D", "AveragePooling2D",
+         "AveragePooling3D"}
+_GLOBAL_POOL = {"GlobalAveragePooling1D", "GlobalAveragePooling2D", "GlobalAveragePooling3D",
+                "GlobalMaxPooling1D", "GlobalMaxPooling2D", "GlobalMaxPooling3D"}
+_ACTIVATIONS = {"Activation", "ReLU", "LeakyReLU", "PReLU", "ELU", "Softmax", "ThresholdedReLU"}
+_PER_ELEMENT = {"BatchNormalization": 1, "LayerNormalization": 3, "GroupNormalization": 3,
+                "UnitNormalization": 3, "Rescaling": 1, "Normalization": 1}
+_MERGE_MINUS_ONE = {"Add", "Subtract", "Multiply", "Maximum", "Minimum"}
+_FREE = {"InputLayer", "Concatenate", "Flatten", "Reshape", "Permute", "Dropout", "SpatialDropout1D",
+         "SpatialDropout2D", "SpatialDropout3D", "GaussianNoise", "GaussianDropout", "AlphaDropout",
+         "ActivityRegularization", "RepeatVector", "Identity", "Masking", "Embedding",
+         "ZeroPadding1D", "ZeroPadding2D", "ZeroPadding3D", "Cropping1D", "Cropping2D", "Cropping3D",
+         "UpSampling1D", "UpSampling2D", "UpSampling3D"}
+_FUSED_ACTIVATION = _CONV | _CONV_T | _DEPTHWISE | _SEPARABLE | {"Dense"}
+
+
+def elements(shape: Shape | None) -> int:
+    """Elements of one example of a tensor: the product of the non-batch dimensions.
+
+    Args:
+        shape: a shape whose first dimension is the batch (``(None, 32, 32, 16)``).
+
+    Returns:
+        The product of ``shape[1:]``, unknown dimensions counting as 1 (a scalar gives 1).
+    """
+    if not shape:
+        return 0
+    n = 1
+    for d in shape[1:]:
+        n *= d if d else 1
+    return n
+
+
+def _as_list(v: Any, rank: int) -> list[int]:
+    if isinstance(v, (list, tuple)):
+        return [int(x) for x in v]
+    return [int(v)] * rank if v is not None else [1] * rank
+
+
+def _channels(shape: Shape, config: dict[str, Any]) -> int:
+    axis = 1 if config.get("data_format") == "channels_first" else -1
+    d = shape[axis] if len(shape) > 1 else 1
+    return d or 1
+
+
+def _spatial_rank(cls: str) -> int:
+    for r in (1, 2, 3):
+        if f"{r}D" in cls:
+            return r
+    return 2
+
+
+def call_macs(node: Node, call: Call, fused_activation: bool = True) -> int:
+    """MACs of one call of a layer for one example (see the module docstring for the rules).
+
+    Args:
+        node: the layer.
+        call: one of ``node.calls``.
+        fused_activation: count the ``activation=`` of a Conv/Dense layer (1 per output element);
+            False gives the bare linear MACs.
+
+    Returns:
+        Multiply-accumulates of that call; 0 for layers without a formula.
+    """
+    cls, cfg = node.cls, node.config
+    ins, outs = call.input_shapes, call.output_shapes
+    out = sum(elements(s) for s in outs)
+    inp = sum(elements(s) for s in ins)
+    rank = _spatial_rank(cls)
+    macs = 0
+    if cls in _CONV:
+        k = math.prod(_as_list(cfg.get("kernel_size"), rank))
+        macs = out * k * _channels(ins[0], cfg) // max(int(cfg.get("groups") or 1), 1)
+    elif cls in _CONV_T:
+        k = math.prod(_as_list(cfg.get("kernel_size"), rank))
+        macs = inp * k * int(cfg.get("filters") or _channels(outs[0], cfg)) // max(int(cfg.get("groups") or 1), 1)
+    elif cls in _DEPTHWISE:
+        macs = out * math.prod(_as_list(cfg.get("kernel_size"), rank))
+    elif cls in _SEPARABLE:
+        k = math.prod(_as_list(cfg.get("kernel_size"), rank))
+        c_mid = _channels(ins[0], cfg) * int(cfg.get("depth_multiplier") or 1)
+        positions = out // max(_channels(outs[0], cfg), 1)
+        macs = positions * c_mid * k + positions * c_mid * _channels(outs[0], cfg)
+    elif cls == "Dense":
+        macs = inp * int(cfg.get("units") or _channels(outs[0], cfg))
+    elif cls in _POOL:
+        macs = out * math.prod(_as_list(cfg.get("pool_size"), rank))
+    elif cls in _GLOBAL_POOL:
+        macs = inp
+    elif cls in _ACTIVATIONS:
+        macs = out if cfg.get("activation", "relu") not in ("linear", None) else 0
+    elif cls in _PER_ELEMENT:
+        macs = _PER_ELEMENT[cls] * out
+    elif cls in _MERGE_MINUS_ONE:
+        macs = (len(ins) - 1) * out
+    elif cls == "Average":
+        macs = len(ins) * out
+    if fused_activation and cls in _FUSED_ACTIVATION and cfg.get("activation") not in (None, "linear"):
+        macs += out
+    return macs
+
+
+def counted(node: Node) -> bool:
+    """True when :func:`node_macs` has a formula for this layer's class (or it is a nested model)."""
+    return node.children is not None or node.cls in _KNOWN
+
+
+_KNOWN = (_CONV | _CONV_T | _DEPTHWISE | _SEPARABLE | _POOL | _GLOBAL_POOL | _ACTIVATIONS
+          | set(_PER_ELEMENT) | _MERGE_MINUS_ONE | _FREE | {"Dense", "Average"})
+
+
+def node_macs(node: Node, fused_activation: bool = True) -> int:
+    """MACs of a layer for one example, summed over all its calls (shared layers count per call).
+
+    Args:
+        node: a graph node; a nested model counts its own graph's total per call.
+        fused_activation: see :func:`call_macs`.
+
+    Returns:
+        Multiply-accumulates for one example (FLOPs are twice this).
+    """
+    if node.children is not None:
+        return _graph_macs(node.children, fused_activation) * max(len(node.calls), 1)
+    return sum(call_macs(node, c, fused_activation) for c in node.calls)
+
+
+def _graph_macs(graph: ModelGraph, fused_activation: bool = True) -> int:
+    return sum(node_macs(n, fused_activation) for n in graph.nodes)
+
+
+def node_activations(node: Node) -> int:
+    """Output elements of a layer for one example, summed over calls and outputs.
+
+    A nested model counts every activation inside it (its input layers excluded) per call.
+    """
+    if node.children is not None:
+        inner = sum(node_activations(n) for n in node.children.nodes if not n.is_input)
+        return inner * max(len(node.calls), 1)
+    return sum(elements(s) for c in node.calls for s in c.output_shapes)
+
+
+def check_batch_dtype(batch_size: Any, dtype: str) -> tuple[int, int]:
+    """Validate the activation-memory settings.
+
+    Returns:
+        ``(batch_size, bytes_per_element)``.
+
+    Raises:
+        ConfigError: a batch size outside 1..1,000,000 or an unknown dtype.
+    """
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or not 1 <= batch_size <= MAX_BATCH:
+        raise ConfigError(f"batch_size {batch_size!r} is not allowed; use a whole number from 1 to {MAX_BATCH:,}.")
+    if dtype not in DTYPES:
+        raise ConfigError(f"dtype {dtype!r} is not allowed; choose one of {', '.join(DTYPES)}.")
+    return batch_size, DTYPES[dtype]
+
+
+@dataclass(frozen=True)
+class LayerBudget:
+    """Stats of one layer for one example.
+
+    Attributes:
+        id: layer name.
+        cls: layer class.
+        block: its block path.
+        calls: how many times the model calls it.
+        trainable_params: trainable weight elements.
+        non_trainable_params: non-trainable weight elements.
+        macs: multiply-accumulates over all calls.
+        activations: output elements over all calls.
+        output_shape: the first output shape of the first call.
+        counted: False when no MAC formula exists for its class (its MACs are 0).
+    """
+
+    id: str
+    cls: str
+    block: str
+    calls: int
+    trainable_params: int
+    non_trainable_params: int
+    macs: int
+    activations: int
+    output_shape: Shape | None
+    counted: bool = True
+
+    @property
+    def params(self) -> int:
+        """All parameters."""
+        return self.trainable_params + self.non_trainable_params
+
+    @property
+    def flops(self) -> int:
+        """Floating-point operations: 2 x MACs."""
+        return 2 * self.macs
+
+
+@dataclass(frozen=True)
+class BlockBudget:
+    """Stats of a block (or of the whole model when ``path == ""``), summed over its layers.
+
+    Attributes:
+        path: the block path (``stage2`` or ``stage2/block3``); ``""`` for the model.
+        depth: number of path parts (0 for the model).
+        parent: the parent path (``""`` for a stage, None for the model).
+        layers: number of layers.
+        trainable_params, non_trainable_params, macs, activations: sums over the layers.
+        output_shape: the first output shape of its last layer in graph order.
+    """
+
+    path: str
+    depth: int
+    parent: str | None
+    layers: int
+    trainable_params: int
+    non_trainable_params: int
+    macs: int
+    activations: int
+    output_shape: Shape | None
+
+    @property
+    def params(self) -> int:
+        """All parameters."""
+        return self.trainable_params + self.non_trainable_params
+
+    @property
+    def flops(self) -> int:
+        """Floating-point operations: 2 x MACs."""
+        return 2 * self.macs
+
+    @property
+    def name(self) -> str:
+        """The last part of the path (the model's name is ``""``)."""
+        return self.path.rsplit("/", 1)[-1]
+
+
+def _aggregate(path: str, layers: list[LayerBudget]) -> BlockBudget:
+    depth = path.count("/") + 1 if path else 0
+    parent = None if not path else (path.rsplit("/", 1)[0] if "/" in path else "")
+    return BlockBudget(
+        path=path,
+        depth=depth,
+        parent=parent,
+        layers=len(layers),
+        trainable_params=sum(la.trainable_params for la in layers),
+        non_trainable_params=sum(la.non_trainable_params for la in layers),
+        macs=sum(la.macs for la in layers),
+        activations=sum(la.activations for la in layers),
+        output_shape=layers[-1].output_shape if layers else None,
+    )
+
+
+def cut(path: str, depth: int | None) -> str:
+    """A block path cut to its first ``depth`` parts (``None`` keeps it whole)."""
+    if depth is None:
+        return path
+    return "/".join(path.split("/")[:depth])
+
+
+@dataclass(frozen=True)
+class Budget:
+    """The budget of a model: per-layer stats and the settings for activation memory.
+
+    Attributes:
+        name: the model's name.
+        layers: one :class:`LayerBudget` per graph node, in graph order.
+        total_params: the graph's ``total_params`` (``model.count_params()``).
+        batch_size: batch size for activation bytes.
+        dtype: dtype for activation bytes.
+    """
+
+    name: str
+    layers: tuple[LayerBudget, ...]
+    total_params: int
+    batch_size: int = 1
+    dtype: str = DEFAULT_DTYPE
+
+    @cached_property
+    def total(self) -> BlockBudget:
+        """The whole model as one block (path ``""``)."""
+        return _aggregate("", list(self.layers))
+
+    @property
+    def macs(self) -> int:
+        """Total MACs for one example."""
+        return self.total.macs
+
+    @property
+    def flops(self) -> int:
+        """Total FLOPs for one example (2 x MACs)."""
+        return 2 * self.total.macs
+
+    @property
+    def bytes_per_element(self) -> int:
+        """Bytes of one element of :attr:`dtype`."""
+        return DTYPES[self.dtype]
+
+    def activation_bytes(self, activations: int) -> int:
+        """Bytes of ``activations`` elements (per example) at this budget's batch size and dtype."""
+        return activations * self.batch_size * self.bytes_per_element
+
+    @property
+    def uncounted(self) -> tuple[str, ...]:
+        """Layer classes without a MAC formula (counted as 0), sorted."""
+        return tuple(sorted({la.cls for la in self.layers if not la.counted}))
+
+    @cached_property
+    def max_depth(self) -> int:
+        """The deepest block path's number of parts."""
+        return max((la.block.count("/") + 1 for la in self.layers), default=0)
+
+    @cached_property
+    def _by_path(self) -> dict[str, list[LayerBudget]]:
+        groups: dict[str, list[LayerBudget]] = {}
+        for la in self.layers:
+            parts = la.block.split("/")
+            for i in range(1, len(parts) + 1):
+                groups.setdefault("/".join(parts[:i]), []).append(la)
+        return groups
+
+    @cached_property
+    def _hierarchy(self) -> tuple[BlockBudget, ...]:
+        return tuple(_aggregate(p, ls) for p, ls in self._by_path.items())
+
+    def hierarchy(self) -> list[BlockBudget]:
+        """Every block at every level, rolled up (a stage includes its blocks), parents first."""
+        return list(self._hierarchy)
+
+    def block(self, path: str) -> BlockBudget:
+        """The rolled-up stats of ``path`` (``""`` is the model).
+
+        Raises:
+            KeyError: for an unknown path.
+        """
+        if path == "":
+            return self.total
+        for b in self._hierarchy:
+            if b.path == path:
+                return b
+        raise KeyError(path)
+
+    def layers_in(self, path: str) -> list[LayerBudget]:
+        """Layers in ``path`` or below it, in graph order (``""``: all layers)."""
+        if path == "":
+            return list(self.layers)
+        return list(self._by_path.get(path, []))
+
+    def partition(self, depth: int | None = None) -> list[BlockBudget]:
+        """Rows that partition the layers: each layer goes to its block path cut to ``depth``.
+
+        Args:
+            depth: 1 rolls blocks up to stages, 2 to ``stage/block``...; None keeps leaf paths.
+
+        Returns:
+            Rows in order of first appearance; their sums equal the totals.
+        """
+        groups: dict[str, list[LayerBudget]] = {}
+        for la in self.layers:
+            groups.setdefault(cut(la.block, depth), []).append(la)
+        return [_aggregate(p, ls) for p, ls in groups.items()]
+
+    def share(self, value: int, metric: str) -> float:
+        """``value`` as a fraction of the model's total ``metric`` (0 when the total is 0)."""
+        total = getattr(self.total, metric)
+        return value / total if total else 0.0
+
+
+def budget(graph: ModelGraph, batch_size: int = 1, dtype: str = DEFAULT_DTYPE) -> Budget:
+    """Compute the budget of a model graph.
+
+    Args:
+        graph: the model's graph.
+        batch_size: batch size for activation bytes (1..1,000,000).
+        dtype: a key of :data:`DTYPES` for activation bytes.
+
+    Returns:
+        The :class:`Budget`: per-layer stats, block roll-ups and totals.
+
+    Raises:
+        ConfigError: a bad batch size or dtype.
+    """
+    check_batch_dtype(batch_size, dtype)
+    layers = []
+    for n in graph.nodes:
+        outs = n.output_shapes
+        layers.append(
+            LayerBudget(
+                id=n.id,
+                cls=n.cls,
+                block=n.block,
+                calls=len(n.calls),
+                trainable_params=n.trainable_params,
+                non_trainable_params=n.non_trainable_params,
+                macs=node_macs(n),
+                activations=node_activations(n),
+                output_shape=outs[0] if outs else None,
+                counted=counted(n),
+            )
+        )
+    return Budget(graph.name, tuple(layers), graph.total_params, batch_size, dtype)
+
+
+def human(n: float, unit: str = "") -> str:
+    """``1234567`` -> ``1.23M`` (K, M, G, T); for bytes pass ``unit="B"`` (``4.2 MB``)."""
+    for factor, suffix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "K")):
+        if abs(n) >= factor:
+            return f"{n / factor:.3g}{suffix}{unit}" if not unit else f"{n / factor:.3g} {suffix}{unit}"
+    return f"{n:g}{(' ' + unit) if unit else ''}"
+
+
+def block_table(b: Budget, depth: int | None = None, hierarchy: bool = False) -> list[dict[str, Any]]:
+    """Rows for a table of blocks: plain numbers, shares in percent.
+
+    Args:
+        b: the budget.
+        depth: cut block paths to this depth (see :meth:`Budget.partition`).
+        hierarchy: list every level rolled up instead of a partition.
+    """
+    rows = b.hierarchy() if hierarchy else b.partition(depth)
+    return [
+        {
+            "block": r.path,
+            "layers": r.layers,
+            "params": r.params,
+            "params %": round(100 * b.share(r.params, "params"), 2),
+            "trainable": r.trainable_params,
+            "non-trainable": r.non_trainable_params,
+            "MACs": r.macs,
+            "MACs %": round(100 * b.share(r.macs, "macs"), 2),
+            "FLOPs": r.flops,
+            "activations": r.activations,
+            "activation bytes": b.activation_bytes(r.activations),
+            "output": _fmt_shape(r.output_shape),
+        }
+        for r in rows
+    ]
+
+
+def layer_table(b: Budget, path: str = "") -> list[dict[str, Any]]:
+    """Rows for a table of the layers in ``path`` (``""``: all layers)."""
+    return [
+        {
+            "layer": la.id,
+            "type": la.cls,
+            "block": la.block,
+            "calls": la.calls,
+            "params": la.params,
+            "params %": round(100 * b.share(la.params, "params"), 3),
+            "trainable": la.trainable_params,
+            "non-trainable": la.non_trainable_params,
+            "MACs": la.macs,
+            "MACs %": round(100 * b.share(la.macs, "macs"), 3),
+            "FLOPs": la.flops,
+            "activations": la.activations,
+            "activation bytes": b.activation_bytes(la.activations),
+            "output": _fmt_shape(la.output_shape),
+        }
+        for la in b.layers_in(path)
+    ]
+
+
+def _fmt_shape(shape: Shape | None) -> str:
+    if not shape:
+        return "-"
+    dims = shape[1:] if shape[0] is None else shape
+    return "x".join(str(d) for d in dims) or "scalar"
