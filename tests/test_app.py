@@ -1,0 +1,56 @@
+"""AppTest: every page runs without an exception; the Build page reacts to its widgets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+ROOT = Path(__file__).resolve().parent.parent
+PAGES = sorted(p.name for p in (ROOT / "pages").glob("*.py"))
+TIMEOUT = 120
+
+
+def app() -> AppTest:
+    """A fresh AppTest of app.py (the default page runs first)."""
+    return AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT).run()
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_runs_without_exception(page, tmp_path, monkeypatch):
+    monkeypatch.setenv("EXPLORER_STORE", str(tmp_path / "runs.sqlite"))
+    at = app()
+    assert not at.exception
+    at.switch_page(f"pages/{page}").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+
+
+def test_home_jumps_to_a_preset():
+    at = app()
+    at.button(key="home:resnet110").click().run()
+    assert not at.exception
+    assert at.session_state["preset"] == "resnet110"
+    at.switch_page("pages/build.py").run()
+    assert at.metric[0].value == "1,742,762"
+
+
+def test_build_page_follows_builder_preset_and_fields():
+    at = app().switch_page("pages/build.py").run()
+    assert at.metric[0].value == "80,266"
+    at.sidebar.selectbox[0].set_value("resnet").run()
+    assert at.sidebar.selectbox[1].value == "resnet20"
+    assert at.metric[0].value == "274,442"
+    at.sidebar.number_input(key="cfg:resnet:resnet20:depth").set_value(21).run()
+    assert not at.exception
+    assert [e.value for e in at.error] == ["depth 21 is not 6n+2 (ResNet v1); nearest valid depths are 20 and 26."]
+    at.sidebar.number_input(key="cfg:resnet:resnet20:depth").set_value(56).run()
+    assert not at.error and at.metric[0].value == "861,770"
+
+
+def test_build_page_bad_shape_text_is_an_error_not_a_traceback():
+    at = app().switch_page("pages/build.py").run()
+    at.sidebar.text_input(key="cfg:cnn:mnist-cnn:input_shape").set_value("28,x,1").run()
+    assert not at.exception
+    assert any("input_shape" in e.value for e in at.error)
