@@ -1,0 +1,50 @@
+"""``runs``: list the runs in a store (advancing its queue first: dead workers become interrupted)."""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+from explorer.cli.common import print_json
+from explorer.training.scheduler import Scheduler
+from explorer.training.store import RunStore
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add the ``runs`` command."""
+    p = sub.add_parser("runs", help="list training runs in the run store")
+    p.add_argument("--store", help="run store file (default $EXPLORER_STORE or ./runs/runs.sqlite)")
+    p.add_argument("--limit", type=int, default=50, help="show at most this many runs (newest first)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Print the runs as a table or JSON."""
+    store = RunStore(args.store)
+    Scheduler(store).advance()
+    runs = store.runs(limit=args.limit)
+    if args.json:
+        print_json({
+            "store": str(store.path),
+            "runs": [
+                {
+                    "run_id": r.id, "label": r.label, "status": r.status, "created": r.created,
+                    "started": r.started, "ended": r.ended, "device": r.device, "backend": r.backend,
+                    "epoch": r.epoch, "step": r.step, "error": r.error, "final": r.final,
+                    "model_path": r.model_path, "request": r.request,
+                }
+                for r in runs
+            ],
+        })
+        return 0
+    if not runs:
+        print(f"no runs in {store.path}")
+        return 0
+    print(f"{'id':>4}  {'status':<11} {'started':<19} {'epoch':>5} {'acc':>6} {'val_acc':>7}  label")
+    for r in runs:
+        when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(r.started or r.created))
+        acc, val = r.final.get("accuracy"), r.final.get("val_accuracy")
+        print(f"{r.id:>4}  {r.status:<11} {when:<19} {r.epoch or '':>5} "
+              f"{'' if acc is None else f'{acc:.3f}':>6} {'' if val is None else f'{val:.3f}':>7}  {r.label}")
+    return 0
