@@ -140,6 +140,27 @@ def expandable(graph: ModelGraph) -> list[str]:
     return list(out)
 
 
+def display_ids(graph: ModelGraph, opts: ViewOptions) -> dict[str, str]:
+    """The DOT node that shows each top-level layer in a view: itself, or its block's node.
+
+    Layers of an expanded nested model are shown inside it; this maps the model's own id.
+    """
+    out = {}
+    for n in graph.nodes:
+        as_layer = opts.view == "layers" or n.is_input or (opts.view == "mixed" and _expanded(n.block, opts.expand))
+        out[n.id] = n.id if as_layer else block_id(n.block)
+    return out
+
+
+def layer_macs(graph: ModelGraph) -> dict[str, int] | None:
+    """MACs per layer id from :mod:`explorer.budget` (None when that module is unavailable)."""
+    try:
+        from explorer.budget import node_macs
+    except ImportError:
+        return None
+    return {n.id: node_macs(n) for n in graph.nodes}
+
+
 def block_id(path: str) -> str:
     """DOT node id of a block."""
     return BLOCK_PREFIX + path
@@ -350,10 +371,10 @@ def _render(graph: ModelGraph, opts: ViewOptions, macs: Mapping[str, int] | None
     shown_layers = 0
     nested: list[tuple[ModelGraph, dict[str, tuple]]] = []  # expanded nested models, edges drawn last
 
+    shown = display_ids(graph, opts)
+
     def shown_as_layer(n: Node) -> bool:
-        if opts.view == "layers" or n.is_input:
-            return True
-        return opts.view == "mixed" and _expanded(n.block, expand)
+        return shown[n.id] == n.id
 
     def cluster_path(n: Node, g: ModelGraph, top: bool) -> tuple[str, ...]:
         if not top or g.grouping == "flat" or n.block == INPUT_BLOCK:

@@ -1,4 +1,4 @@
-"""Build: pick a builder and a preset, tweak its config, see its parameters and layers."""
+"""Build: pick a builder and a preset, tweak its config, see its graph, parameters and layers."""
 
 import streamlit as st
 
@@ -6,7 +6,9 @@ from explorer.analysis import analyse
 from explorer.builders import REGISTRY, get_builder, get_preset, presets_of, resolve
 from explorer.config import make_config
 from explorer.errors import ExplorerError
+from explorer.render import layer_macs, to_dot
 from explorer.summary import block_rows, format_shape
+from explorer.ui import graph_viewer as gv
 from explorer.ui import state
 from explorer.ui.config_form import config_form
 
@@ -54,6 +56,23 @@ c3.metric("Non-trainable", f"{g.non_trainable_params:,}")
 c4.metric("Layers", f"{len(g.nodes):,}")
 if overrides:
     st.caption("Changed from the preset: " + ", ".join(f"`{k}={v}`" for k, v in overrides.items()))
+
+st.subheader("Graph")
+keys = gv.keys_for(f"{builder}:{preset}")
+choice = gv.controls(g, ss, keys)
+try:
+    dot = to_dot(g, choice.options, macs=layer_macs(g))
+except ExplorerError as exc:
+    st.error(str(exc))
+    st.stop()
+matches = gv.search(g, choice.query)
+if choice.query.strip():
+    st.caption(gv.describe_hits(g, matches))
+gv.show(
+    dot, gv.highlight_ids(g, matches, choice.options), dark=st.context.theme.type == "dark", key=keys["viewer"],
+    on_pick=lambda: gv.toggle_pick(ss, (ss.get(keys["viewer"]) or {}).get("picked"), g, keys["view"], keys["expand"]),
+)
+gv.downloads(dot, f"{g.name}-{choice.options.view}", key=f"dl:{builder}:{preset}")
 
 tab_blocks, tab_layers = st.tabs(["Blocks", "Layers"])
 with tab_blocks:

@@ -1,0 +1,284 @@
+"""The Build page's graph: view controls, layer search, a pan/zoom SVG viewer, downloads.
+
+The SVG comes from graphviz (:func:`explorer.render.svg`, cached on the DOT text, so many
+browsers on one preset pay for one layout) and is shown by a small Streamlit component that
+bundles svg-pan-zoom (``assets/svg-pan-zoom``, BSD licence). Clicking a block in the graph
+expands it (the mixed view); clicking an expanded layer collapses its block again. Without the
+``dot`` program the page falls back to ``st.graphviz_chart`` (no pan/zoom) and DOT downloads.
+
+Helpers take their inputs as arguments; none reads ``st.session_state`` implicitly.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, MutableMapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import streamlit as st
+
+from explorer.errors import ExplorerError
+from explorer.graph import ModelGraph
+from explorer.render import (
+    BLOCK_PREFIX,
+    MISSING_DOT,
+    ViewOptions,
+    cached_layout,
+    default_view,
+    display_ids,
+    expandable,
+    have_dot,
+    svg,
+)
+
+ASSETS = Path(__file__).resolve().parents[2] / "assets" / "svg-pan-zoom"
+VIEW_LABELS = {"blocks": "Blocks", "layers": "Layers", "mixed": "Mixed"}
+MAX_HITS_LISTED = 8
+
+_CSS = """
+.gv-root { position: relative; border: 1px solid rgba(128,128,128,0.35); border-radius: 0.5rem;
+           overflow: hidden; }
+.gv-canvas { width: 100%; height: 100%; }
+.gv-canvas svg { width: 100%; height: 100%; display: block; }
+.gv-canvas g.node { cursor: pointer; }
+.gv-canvas g.node.gv-hit polygon, .gv-canvas g.node.gv-hit ellipse, .gv-canvas g.node.gv-hit path {
+  stroke: #f03e3e !important; stroke-width: 5px !important; }
+.gv-canvas g.cluster text { fill: #868e96; }
+.gv-help { position: absolute; left: 8px; bottom: 6px; font: 12px sans-serif; color: #868e96;
+           pointer-events: none; }
+"""
+
+_HTML = '<div class="gv-root"><div class="gv-canvas"></div><div class="gv-help"></div></div>'
+
+_INIT_JS = """
+export default function(component) {
+  const { data, parentElement, setTriggerValue } = component;
+  const root = parentElement.querySelector('.gv-root');
+  const canvas = root.querySelector('.gv-canvas');
+  root.style.height = data.height + 'px';
+  root.style.background = data.dark ? '#0e1117' : '#ffffff';
+  root.querySelector('.gv-help').textContent = data.help;
+  if (canvas.dataset.sig !== data.sig) {
+    if (root._pz) { try { root._pz.destroy(); } catch (e) {} root._pz = null; }
+    canvas.innerHTML = data.svg;
+    canvas.dataset.sig = data.sig;
+    const svgEl = canvas.querySelector('svg');
+    if (svgEl) {
+      svgEl.removeAttribute('width');
+      svgEl.removeAttribute('height');
+      root._pz = window.svgPanZoom(svgEl, {
+        zoomEnabled: true, controlIconsEnabled: true, fit: true, center: true,
+        minZoom: 0.02, maxZoom: 60, zoomScaleSensitivity: 0.3, dblClickZoomEnabled: false,
+      });
+      if (data.start_zoom) { root._pz.zoom(data.start_zoom); root._pz.pan({x: 0, y: 0}); }
+    }
+  }
+  const hits = new Set(data.hits);
+  let first = null;
+  canvas.querySelectorAll('g.node').forEach((g) => {
+    const title = g.querySelector('title');
+    const id = title ? title.textContent : '';
+    const hit = hits.has(id);
+    g.classList.toggle('gv-hit', hit);
+    if (hit && !first) first = g;
+    g.onclick = () => setTriggerValue('picked', id);
+  });
+  if (first && root._pz && data.hits_sig !== root._hitsSig) {
+    const box = first.getBBox();
+    const sizes = root._pz.getSizes();
+    const zoom = Math.max(sizes.realZoom, 0.9);
+    root._pz.zoom(zoom / sizes.realZoom * root._pz.getZoom());
+    const s2 = root._pz.getSizes();
+    root._pz.pan({ x: -(box.x + box.width / 2) * s2.realZoom + s2.width / 2,
+                   y: -(box.y + box.height / 2) * s2.realZoom + s2.height / 2 });
+  }
+  root._hitsSig = data.hits_sig;
+}
+"""
+
+
+@st.cache_resource
+def _component() -> Callable:
+    """Register the viewer component once per server process."""
+    lib = (ASSETS / "svg-pan-zoom.min.js").read_text()
+    return st.components.v2.component("explorer_graph_viewer", html=_HTML, css=_CSS, js=lib + "\n" + _INIT_JS)
+
+
+@dataclass(frozen=True)
+class GraphChoice:
+    """What the user picked above the graph."""
+
+    options: ViewOptions
+    query: str
+
+
+def search(graph: ModelGraph, query: str) -> list[str]:
+    """Layer ids matching ``query`` (case-insensitive) in name, class, block or config summary.
+
+    Args:
+        graph: the model's graph.
+        query: text to look for; blank finds nothing.
+
+    Returns:
+        Matching layer ids in graph order.
+    """
+    q = query.strip().lower()
+    if not q:
+        return []
+    return [
+        n.id for n in graph.nodes
+        if q in n.id.lower() or q in n.cls.lower() or q in n.block.lower() or q in n.summary.lower()
+    ]
+
+
+def highlight_ids(graph: ModelGraph, matches: list[str], opts: ViewOptions) -> list[str]:
+    """DOT node ids to highlight for matching layers: the layer, or the block that holds it."""
+    shown = display_ids(graph, opts)
+    return list(dict.fromkeys(shown[m] for m in matches if m in shown))
+
+
+def toggle_pick(state: MutableMapping, picked: str | None, graph: ModelGraph, view_key: str, expand_key: str) -> None:
+    """Expand a clicked block (switching to the mixed view), or collapse the block of a clicked layer.
+
+    Args:
+        state: the session state (or any mapping) holding the widget values.
+        picked: the DOT id of the clicked node (``block:stage2/block1`` or a layer id).
+        graph: the model's graph.
+        view_key: key of the view selector.
+        expand_key: key of the expanded-blocks selector.
+    """
+    if not picked:
+        return
+    expand = list(state.get(expand_key) or [])
+    names = expandable(graph)
+    if picked.startswith(BLOCK_PREFIX):
+        block = picked[len(BLOCK_PREFIX):]
+        if block in names and block not in expand:
+            expand.append(block)
+        state[view_key] = "mixed"
+    else:
+        try:
+            node = graph.node(picked)
+        except KeyError:
+            return
+        if node.children is not None and node.id in names:
+            if node.id in expand:
+                expand.remove(node.id)
+            else:
+                expand.append(node.id)
+        elif state.get(view_key) == "mixed":
+            expand = [e for e in expand if not (node.block == e or node.block.startswith(e + "/"))]
+    state[expand_key] = [e for e in names if e in expand]
+
+
+def keys_for(scope: str) -> dict[str, str]:
+    """Widget keys of the graph controls for one architecture (each preset starts from its default view)."""
+    return {k: f"graph:{k}:{scope}" for k in ("view", "rankdir", "expand", "query", "viewer")}
+
+
+def controls(graph: ModelGraph, state: MutableMapping, keys: dict[str, str]) -> GraphChoice:
+    """Draw the view, direction, expansion and search widgets.
+
+    Args:
+        graph: the model's graph (for the default view and the expandable blocks).
+        state: the session state; the widgets' defaults are created in it.
+        keys: widget keys from :func:`keys_for`.
+
+    Returns:
+        The chosen view options and search text.
+    """
+    names = expandable(graph)
+    state.setdefault(keys["view"], default_view(graph))
+    state.setdefault(keys["rankdir"], "TB")
+    state.setdefault(keys["expand"], [])
+    state[keys["expand"]] = [e for e in state[keys["expand"]] if e in names]
+    c1, c2, c3 = st.columns([3, 2, 4])
+    view = c1.segmented_control(
+        "View", list(VIEW_LABELS), format_func=VIEW_LABELS.get, key=keys["view"],
+        help="Blocks: one box per block. Layers: every layer. Mixed: blocks, with the ones you click (or pick) opened.",
+    ) or default_view(graph)
+    rankdir = c2.segmented_control("Direction", ["TB", "LR"], key=keys["rankdir"],
+                                   format_func={"TB": "↓ down", "LR": "→ right"}.get) or "TB"
+    query = c3.text_input("Find layers", key=keys["query"], placeholder="name, type or block, e.g. add, conv3")
+    expand: tuple[str, ...] = ()
+    if view == "mixed":
+        expand = tuple(st.multiselect("Expanded blocks (or click a block in the graph)", names,
+                                      key=keys["expand"], placeholder="pick blocks to open"))
+    else:
+        # Nested models opened by a click stay open in the other views too.
+        expand = tuple(e for e in state[keys["expand"]] if e in {n.id for n in graph.nodes if n.children})
+    return GraphChoice(ViewOptions(view, rankdir, expand), query)
+
+
+def show(dot_text: str, hits: list[str], *, dark: bool, key: str, on_pick: Callable[[], None] | None,
+         height: int = 640) -> bool:
+    """Draw the graph: an SVG pan/zoom viewer, or ``st.graphviz_chart`` without graphviz.
+
+    Args:
+        dot_text: the DOT source.
+        hits: DOT node ids to highlight.
+        dark: the page uses a dark theme.
+        key: the component's key (its ``picked`` trigger lands in ``st.session_state[key]``).
+        on_pick: called when a node is clicked (read the trigger from the state).
+        height: viewer height in pixels.
+
+    Returns:
+        True when the pan/zoom viewer was used.
+    """
+    if not have_dot():
+        st.info("Install graphviz (the `dot` program) for pan, zoom and SVG/PNG downloads; "
+                "this is the basic view.", icon="ℹ️")
+        st.graphviz_chart(dot_text, width="stretch")
+        return False
+    try:
+        image = svg(dot_text)
+    except ExplorerError as exc:
+        st.error(str(exc))
+        return False
+    data = {
+        "svg": image,
+        "sig": signature(dot_text),
+        "hits": hits,
+        "hits_sig": "|".join(hits),
+        "dark": dark,
+        "height": height,
+        "help": "drag to pan · wheel to zoom · click a block to expand it",
+    }
+    _component()(data=data, key=key, height=height + 4, on_picked_change=on_pick or (lambda: None))
+    return True
+
+
+def downloads(dot_text: str, stem: str, *, key: str) -> None:
+    """DOT, SVG and PNG download buttons (SVG/PNG are rendered on click).
+
+    Args:
+        dot_text: the DOT source.
+        stem: file name without extension.
+        key: a prefix for the buttons' keys.
+    """
+    c1, c2, c3, c4 = st.columns([1, 1, 1, 3])
+    c1.download_button("⬇ DOT", dot_text, f"{stem}.dot", "text/vnd.graphviz", key=f"{key}:dot", on_click="ignore")
+    if not have_dot():
+        c4.caption(MISSING_DOT)
+        return
+    c2.download_button("⬇ SVG", lambda: cached_layout(dot_text, "svg"), f"{stem}.svg", "image/svg+xml",
+                       key=f"{key}:svg", on_click="ignore")
+    c3.download_button("⬇ PNG", lambda: cached_layout(dot_text, "png"), f"{stem}.png", "image/png",
+                       key=f"{key}:png", on_click="ignore")
+    c4.caption("PNGs are capped at 12,000 px a side; prefer SVG for large graphs (sharp at any zoom).")
+
+
+def describe_hits(graph: ModelGraph, matches: list[str]) -> str:
+    """One line naming the matching layers (a few) and how many there are."""
+    if not matches:
+        return "No layer matches."
+    names = ", ".join(f"`{m}`" for m in matches[:MAX_HITS_LISTED])
+    more = f" and {len(matches) - MAX_HITS_LISTED} more" if len(matches) > MAX_HITS_LISTED else ""
+    blocks = len({graph.node(m).block for m in matches})
+    return f"{len(matches)} layer(s) in {blocks} block(s) match: {names}{more}."
+
+
+def signature(dot_text: str) -> str:
+    """A short hash of the DOT text (the viewer's ``data-sig``)."""
+    return hashlib.sha1(dot_text.encode()).hexdigest()[:16]
