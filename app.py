@@ -7,11 +7,11 @@ import streamlit as st
 
 import explorer  # noqa: F401  (picks the light analysis backend before Keras loads)
 
-st.set_page_config(page_title="Architecture Explorer", page_icon="🧭", layout="wide")
+st.set_page_config(page_title="Architecture Explorer", page_icon=":material/explore:", layout="wide")
 
 PAGES = [
-    st.Page("pages/home.py", title="Home", icon="🏠", default=True),
-    st.Page("pages/build.py", title="Build", icon="🧱", url_path="build"),
+    st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
+    st.Page("pages/build.py", title="Build", icon=":material/account_tree:", url_path="build"),
 ]
 
 st.navigation(PAGES).run()

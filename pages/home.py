@@ -7,7 +7,7 @@ from explorer.ui import state
 
 state.init(st.session_state)
 
-st.title("🧭 Architecture Explorer")
+st.title("Architecture Explorer")
 st.markdown(
     "Pick a Keras functional-API architecture — the tutorial CNN, ResNet v1/v2, DenseNet and "
     "DenseNet-BC, a two-input Y network, the Keras Applications ResNets and DenseNets — tweak it, "
