@@ -14,7 +14,7 @@ import sys
 from explorer.errors import ExplorerError
 
 # Command modules, in the order ``--help`` lists them.
-COMMANDS = ("listing", "summary", "train", "runs", "graph")
+COMMANDS = ("listing", "summary", "train", "runs", "graph", "compare")
 
 
 class _Parser(argparse.ArgumentParser):

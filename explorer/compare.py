@@ -1,0 +1,207 @@
+"""What-if comparison of two architectures: totals side by side and per-block deltas.
+
+A and B are any builder, preset or tweak (or a saved model file). Blocks are matched by path
+after cutting to a depth (``stage2/block3`` matches ``stage2/block3``; at depth 1 stages match
+stages). A block present on one side only counts 0 on the other, so the per-block deltas always
+add up to the total delta. Deltas are ``B - A``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from explorer.analysis import Analysis, analyse_target
+from explorer.budget import DEFAULT_DTYPE, BlockBudget, Budget, budget
+from explorer.config import config_to_dict
+from explorer.summary import check_depth
+
+# Compared quantities (attributes of BlockBudget), in display order.
+METRICS = ("params", "trainable_params", "non_trainable_params", "macs", "flops", "activations", "layers")
+
+
+def _values(r: BlockBudget | None) -> dict[str, int]:
+    return {m: (getattr(r, m) if r is not None else 0) for m in METRICS}
+
+
+@dataclass(frozen=True)
+class BlockDelta:
+    """One block path on both sides.
+
+    Attributes:
+        path: the block path (cut to the comparison's depth).
+        side: ``"both"``, ``"a"`` (only in A) or ``"b"`` (only in B).
+        a: A's values per metric (zeros when absent).
+        b: B's values per metric (zeros when absent).
+    """
+
+    path: str
+    side: str
+    a: dict[str, int]
+    b: dict[str, int]
+
+    @property
+    def delta(self) -> dict[str, int]:
+        """``B - A`` per metric."""
+        return {m: self.b[m] - self.a[m] for m in METRICS}
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """A compared with B.
+
+    Attributes:
+        label_a: what A is (preset, builder, tweak).
+        label_b: what B is.
+        a: A's budget.
+        b: B's budget.
+        depth: block paths cut to this depth (None: leaf blocks).
+        blocks: per-block values and deltas, A's order first, B-only blocks placed after their
+            predecessor in B.
+    """
+
+    label_a: str
+    label_b: str
+    a: Budget
+    b: Budget
+    depth: int | None
+    blocks: tuple[BlockDelta, ...]
+
+    @property
+    def totals(self) -> dict[str, dict[str, int]]:
+        """``{"a": {metric: value}, "b": {...}, "delta": {...}}`` for the whole models."""
+        ta, tb = _values(self.a.total), _values(self.b.total)
+        return {"a": ta, "b": tb, "delta": {m: tb[m] - ta[m] for m in METRICS}}
+
+
+def _merge_order(first: list[str], second: list[str]) -> list[str]:
+    """``first``, with the paths only in ``second`` inserted after their predecessor there."""
+    out = list(first)
+    seen = set(first)
+    prev: str | None = None
+    for p in second:
+        if p not in seen:
+            pos = out.index(prev) + 1 if prev is not None else 0
+            out.insert(pos, p)
+            seen.add(p)
+        prev = p
+    return out
+
+
+def compare_budgets(a: Budget, b: Budget, label_a: str = "A", label_b: str = "B",
+                    depth: int | None = None) -> Comparison:
+    """Compare two budgets block by block.
+
+    Args:
+        a: A's budget.
+        b: B's budget.
+        label_a: a name for A.
+        label_b: a name for B.
+        depth: match blocks on their paths cut to this depth (None: leaf paths).
+
+    Returns:
+        The :class:`Comparison`; its block deltas add up to the total deltas.
+    """
+    check_depth(depth)
+    rows_a = {r.path: r for r in a.partition(depth)}
+    rows_b = {r.path: r for r in b.partition(depth)}
+    blocks = []
+    for path in _merge_order(list(rows_a), list(rows_b)):
+        ra, rb = rows_a.get(path), rows_b.get(path)
+        side = "both" if ra is not None and rb is not None else ("a" if ra is not None else "b")
+        blocks.append(BlockDelta(path, side, _values(ra), _values(rb)))
+    return Comparison(label_a, label_b, a, b, depth, tuple(blocks))
+
+
+def describe(target: str, preset: str | None = None, overrides: dict[str, Any] | None = None) -> str:
+    """A short label: ``resnet20`` or ``densenet-bc-100-12 growth_rate=24``."""
+    parts = [target] + ([f"preset={preset}"] if preset else [])
+    parts += [f"{k}={','.join(map(str, v)) if isinstance(v, tuple) else v}" for k, v in (overrides or {}).items()]
+    return " ".join(parts)
+
+
+def compare_targets(
+    target_a: str,
+    target_b: str,
+    overrides_a: dict[str, Any] | None = None,
+    overrides_b: dict[str, Any] | None = None,
+    preset_a: str | None = None,
+    preset_b: str | None = None,
+    depth: int | None = None,
+    batch_size: int = 1,
+    dtype: str = DEFAULT_DTYPE,
+) -> tuple[Comparison, Analysis, Analysis]:
+    """Analyse A and B (builders, presets with tweaks, or model files) and compare them.
+
+    Returns:
+        The comparison and both analyses.
+
+    Raises:
+        ConfigError: unknown names, bad values, depth, batch size or dtype.
+        DataError: a bad model file.
+    """
+    check_depth(depth)
+    ana_a = analyse_target(target_a, preset_a, overrides_a)
+    ana_b = analyse_target(target_b, preset_b, overrides_b)
+    c = compare_budgets(
+        budget(ana_a.graph, batch_size, dtype), budget(ana_b.graph, batch_size, dtype),
+        describe(target_a, preset_a, overrides_a), describe(target_b, preset_b, overrides_b), depth,
+    )
+    return c, ana_a, ana_b
+
+
+def _side(label: str, ana: Analysis | None, b: Budget) -> dict[str, Any]:
+    spec = ana.spec if ana is not None else None
+    t = b.total
+    return {
+        "label": label,
+        "builder": spec.builder if spec else None,
+        "preset": spec.preset if spec else None,
+        "config": config_to_dict(spec.config) if spec else None,
+        "model": b.name,
+        "total_params": b.total_params,
+        "trainable_params": t.trainable_params,
+        "non_trainable_params": t.non_trainable_params,
+        "layers": t.layers,
+        "macs": t.macs,
+        "flops": t.flops,
+        "activations": t.activations,
+        "activation_bytes": b.activation_bytes(t.activations),
+    }
+
+
+def comparison_dict(c: Comparison, ana_a: Analysis | None = None, ana_b: Analysis | None = None) -> dict[str, Any]:
+    """The JSON object of ``python -m explorer compare --json``.
+
+    Returns:
+        ``{"a": totals of A, "b": totals of B, "delta": B - A totals, "depth", "batch_size", "dtype",
+        "blocks": [{"path", "side", "a", "b", "delta"}]}``; block deltas add up to ``delta``.
+    """
+    totals = c.totals
+    return {
+        "a": _side(c.label_a, ana_a, c.a),
+        "b": _side(c.label_b, ana_b, c.b),
+        "delta": {**totals["delta"], "activation_bytes": c.b.activation_bytes(totals["delta"]["activations"])},
+        "depth": c.depth,
+        "batch_size": c.a.batch_size,
+        "dtype": c.a.dtype,
+        "blocks": [{"path": r.path, "side": r.side, "a": r.a, "b": r.b, "delta": r.delta} for r in c.blocks],
+    }
+
+
+def delta_table(c: Comparison) -> list[dict[str, Any]]:
+    """Rows for a table: per block, params and MACs of A and B and their deltas."""
+    return [
+        {
+            "block": r.path,
+            "in": {"both": "A and B", "a": "A only", "b": "B only"}[r.side],
+            "params A": r.a["params"],
+            "params B": r.b["params"],
+            "Δ params": r.delta["params"],
+            "MACs A": r.a["macs"],
+            "MACs B": r.b["macs"],
+            "Δ MACs": r.delta["macs"],
+            "Δ activations": r.delta["activations"],
+        }
+        for r in c.blocks
+    ]
