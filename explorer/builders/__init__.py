@@ -4,7 +4,8 @@ Use :func:`resolve` to turn a builder or preset name plus overrides into a :clas
 and :func:`build_model` to build it.
 """
 
-from explorer.builders import cnn, ynet, resnet, densenet, keras_app  # noqa: F401, I001  (registers, in this order)
+from explorer.backend import skip_tensorflow_probe
+from explorer.builders import cnn, densenet, keras_app, resnet, ynet  # noqa: F401  (registers them)
 from explorer.builders._registry import (
     PRESETS,
     REGISTRY,
@@ -16,7 +17,11 @@ from explorer.builders._registry import (
     get_preset,
     presets_of,
     resolve,
+    set_order,
 )
+
+set_order(("cnn", "ynet", "resnet", "densenet", "keras_app"))  # as lists and the app show them
+skip_tensorflow_probe()
 
 __all__ = [
     "PRESETS",

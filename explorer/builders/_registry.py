@@ -73,6 +73,16 @@ def _unknown(kind: str, name: str, known: list[str]) -> ConfigError:
     return ConfigError(f"unknown {kind} {name[:60]!r}; {hint}")
 
 
+def set_order(names: tuple[str, ...]) -> None:
+    """Reorder the registry (and the presets with it) so builders list in ``names`` order."""
+    rank = {n: i for i, n in enumerate(names)}
+    for table, key in ((REGISTRY, lambda kv: rank.get(kv[0], len(rank))),
+                       (PRESETS, lambda kv: rank.get(kv[1].builder, len(rank)))):
+        items = sorted(table.items(), key=key)  # stable: registration order within a builder
+        table.clear()
+        table.update(items)
+
+
 def get_builder(name: str) -> Builder:
     """Look up a builder by name.
 
