@@ -12,6 +12,9 @@ st.set_page_config(page_title="Architecture Explorer", page_icon=":material/expl
 PAGES = [
     st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
     st.Page("pages/build.py", title="Build", icon=":material/account_tree:", url_path="build"),
+    st.Page("pages/budget.py", title="Budget", icon=":material/pie_chart:", url_path="budget"),
+    st.Page("pages/compare.py", title="Compare", icon=":material/compare_arrows:", url_path="compare"),
+    st.Page("pages/train.py", title="Train", icon=":material/model_training:", url_path="train"),
 ]
 
 st.navigation(PAGES).run()

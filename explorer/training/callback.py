@@ -66,6 +66,7 @@ class StoreCallback(keras.callbacks.Callback):
         self.global_step += 1
         self.t_batch_end = now
         self.epoch_seen = min(self.train_size, (batch + 1) * self.batch_size)
+        self.epoch_batches = batch + 1
         loss = logs.get("loss")
         if loss is not None and not math.isfinite(loss):
             self.reason = "nan"
@@ -107,7 +108,8 @@ class StoreCallback(keras.callbacks.Callback):
                  "images_per_s": ips}
         for m in ("loss", "accuracy", "val_loss", "val_accuracy"):
             point[m] = _num(logs.get(m))
-        self.store.add_points(self.run_id, [point], {"epoch": epoch + 1, "elapsed": now - self.t0, "images_per_s": ips})
+        self.store.add_points(self.run_id, [point], {"epoch": epoch + 1, "step": getattr(self, "epoch_batches", 0),
+                                                     "elapsed": now - self.t0, "images_per_s": ips})
         self.last_epoch_logs = {k: _num(v) for k, v in logs.items()}
 
 

@@ -32,6 +32,7 @@ from explorer.training.store import Run, RunStore, pid_alive
 
 CLAIM_TIMEOUT_S = 120.0  # a claimed run whose worker never reported its pid is given up after this
 DEFAULT_GRACE_S = 10.0
+WARM_START_WAIT_S = 60.0  # a queued run waits this long at most for a starting warm worker
 _CTX = multiprocessing.get_context("spawn")
 
 
@@ -230,6 +231,11 @@ class Scheduler:
                 (backend, gpu),
             ).fetchall()
             warm_pid = None
+            if not warm and db.execute(
+                "SELECT 1 FROM workers WHERE state = 'starting' AND backend = ? AND gpu IS ? AND started > ?",
+                (backend, gpu, now - WARM_START_WAIT_S),
+            ).fetchone():
+                return None  # a warm worker is importing the backend: it takes the run in a moment
             for w in warm:
                 if pid_alive(w["pid"], w["pid_start"]) and db.execute(
                     "UPDATE workers SET state = 'busy', run_id = ? WHERE pid = ? AND state = 'idle'", (row["id"], w["pid"])

@@ -67,7 +67,7 @@ def _device(backend: str) -> str:
 
             if torch.cuda.is_available():
                 return f"GPU: {torch.cuda.get_device_name(0)}"
-    except Exception:  # noqa: BLE001  (a device query must never fail the run)
+    except Exception:
         pass
     return f"CPU ({os.cpu_count()} cores)"
 
@@ -125,7 +125,7 @@ def _prewarm(backend: str) -> None:
     import keras
     import numpy as np
 
-    import explorer.builders  # noqa: F401
+    import explorer.builders
     import explorer.data  # noqa: F401
     from explorer.training import callback  # noqa: F401
 
@@ -168,12 +168,11 @@ def execute(store, run_id: int, device: str, backend: str, timings: dict[str, fl
     store.update(run_id, pid=pid, pid_start=process_start_token(pid), started=t_start, device=device,
                  backend=backend, timings=timings)
     run = store.get(run_id)
-    cb = None
     try:
-        status, error, final, model_path, cb = _train(store, run, timings)
+        status, error, final, model_path, _ = _train(store, run, timings)
     except ExplorerError as exc:
         status, error, final, model_path = "failed", str(exc), {}, None
-    except Exception as exc:  # noqa: BLE001  (any failure ends the run with its reason)
+    except Exception as exc:
         traceback.print_exc(file=sys.stderr)
         msg = " ".join(str(exc).split())[:300]
         status, error, final, model_path = "failed", f"{type(exc).__name__}: {msg}", {}, None
@@ -185,7 +184,6 @@ def execute(store, run_id: int, device: str, backend: str, timings: dict[str, fl
 
 def _train(store, run, timings):
     import keras
-    import numpy as np
 
     from explorer import data as datasets
     from explorer.builders import build_model

@@ -1,0 +1,47 @@
+"""The app's scheduler service: one :class:`Scheduler` per store, advanced by a background thread.
+
+The thread advances the queue every half second whether or not a page is open, so queued runs
+start, dead workers are marked interrupted and ignored stops are enforced. Settings come from the
+environment: ``EXPLORER_STORE``, ``EXPLORER_MAX_RUNS``, ``EXPLORER_SESSION_RUNS``,
+``EXPLORER_WARM_WORKERS`` (default 1: one worker with TensorFlow already imported waits for the
+next run).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+
+from explorer.training.scheduler import Scheduler
+from explorer.training.store import RunStore
+
+
+def start_service(store_path: str | None = None, interval: float = 0.5, warm: int | None = None) -> Scheduler:
+    """Create a scheduler for the store and a daemon thread that advances it.
+
+    Args:
+        store_path: the store file (default ``EXPLORER_STORE`` or ``./runs/runs.sqlite``).
+        interval: seconds between advances.
+        warm: warm workers to keep (default ``EXPLORER_WARM_WORKERS``, else 1).
+
+    Returns:
+        The scheduler (its ``store`` is shared with the thread; connections are per thread).
+    """
+    if warm is None:
+        try:
+            warm = int(os.environ.get("EXPLORER_WARM_WORKERS", "1"))
+        except ValueError:
+            warm = 1
+    sched = Scheduler(RunStore(store_path), warm=warm)
+
+    def loop() -> None:
+        while True:
+            try:
+                sched.advance()
+            except Exception:
+                pass
+            time.sleep(interval)
+
+    threading.Thread(target=loop, name="explorer-scheduler", daemon=True).start()
+    return sched

@@ -1,0 +1,137 @@
+"""Train: launch a short run of the Build page's model, watch its curves live, compare runs.
+
+Training happens in worker processes (see ``explorer.training``); this page only queues runs,
+polls the run store once a second in a fragment, and draws.
+"""
+
+import hashlib
+import uuid
+from pathlib import Path
+
+import streamlit as st
+
+from explorer import data as datasets
+from explorer.builders import get_builder, resolve
+from explorer.config import fields_of, make_config, parse_assignments
+from explorer.errors import ExplorerError
+from explorer.training.charts import curves_figure
+from explorer.training.progress import eta_seconds, format_seconds, fraction_done, run_row
+from explorer.training.request import Hyperparams, RunRequest, available_backends
+from explorer.training.service import start_service
+from explorer.ui import state
+
+state.init(st.session_state)
+ss = st.session_state
+ss.setdefault(state.TRAIN_SESSION, uuid.uuid4().hex)
+sched = st.cache_resource(start_service)()
+store = sched.store
+HP = {f.name: f for f in fields_of(Hyperparams)}
+UPLOAD = "upload an .npz..."
+
+st.title(":material/model_training: Train")
+spec = ss.get(getattr(state, "SPEC", ""), None) or resolve(ss[state.BUILDER], ss[state.PRESET])
+with st.sidebar:
+    st.subheader("Model")
+    st.caption(f"From the Build page: **{spec.preset or spec.builder}** (`{spec.builder}`)")
+    base = resolve(spec.builder, spec.preset).config
+    default_changes = "\n".join(
+        f"{k}={','.join(map(str, v)) if isinstance(v, tuple) else v}"
+        for k, v in vars(spec.config).items() if getattr(base, k) != v
+    )
+    changes = st.text_area("Changes (field=value per line)", default_changes,
+                           key=f"train:changes:{spec.builder}:{spec.preset}:{default_changes}",
+                           help="The what-if: e.g. conv_layers=2. Input shape and classes follow the dataset.")
+    st.subheader("Data")
+    choice = st.selectbox("Dataset", [*datasets.DATASETS, UPLOAD], key="train:dataset",
+                          format_func=lambda n: n if n == UPLOAD else f"{n} — {datasets.DATASETS[n].description}")
+    dataset = choice
+    if choice == UPLOAD:
+        up = st.file_uploader("x_train, y_train, x_test, y_test", type=["npz"], key="train:upload")
+        dataset = None
+        if up is not None:
+            blob = up.getvalue()
+            path = store.path.parent / "uploads" / f"{hashlib.sha256(blob).hexdigest()[:16]}.npz"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(blob)
+            dataset = str(path)
+    with st.expander("Data options"):
+        subset = st.number_input("Subset (images, 0 = all)", 0, 10_000_000, 0, step=500, key="train:subset")
+        validation = st.radio("Validate on", ["split", "test"], horizontal=True, key="train:validation",
+                              format_func={"split": "10% of train", "test": "test set"}.get)
+        normalise = st.selectbox("Normalise", ["scale", "standardise", "none"], key="train:normalise")
+        flip = st.checkbox("Augment: random flips", key="train:flip")
+        shift = st.slider("Augment: random shift", 0.0, 0.3, 0.0, 0.05, key="train:shift")
+    st.subheader("Hyperparameters")
+    c1, c2 = st.columns(2)
+    epochs = c1.number_input("Epochs", 0, 1000, 3, key="train:epochs", help=HP["epochs"].spec.help)
+    max_seconds = c2.number_input("Time budget (s)", 0, 86400, 0, key="train:max_seconds",
+                                  help=HP["max_seconds"].spec.help)
+    batch_size = c1.number_input("Batch size", 1, 8192, 64, key="train:batch_size")
+    lr = c2.number_input("Learning rate", 1e-7, 1e6, 1e-3, format="%g", key="train:lr")
+    optimizer = c1.selectbox("Optimizer", HP["optimizer"].spec.choices, key="train:optimizer")
+    seed = c2.number_input("Seed", 0, 2**31 - 1, 0, key="train:seed")
+    backend = st.selectbox("Backend", available_backends(), key="train:backend")
+    launch = st.button("Launch", icon=":material/rocket_launch:", type="primary", width="stretch", disabled=dataset is None)
+
+if launch:
+    try:
+        overrides = parse_assignments(get_builder(spec.builder).config_cls, changes.split())
+        req = RunRequest(
+            spec.builder, spec.preset, overrides, dataset,
+            datasets.DataOptions(subset=int(subset), validation=validation, normalise=normalise, flip=flip,
+                                 shift=float(shift)),
+            make_config(Hyperparams, epochs=int(epochs), max_seconds=float(max_seconds), batch_size=int(batch_size),
+                        optimizer=optimizer, learning_rate=float(lr), seed=int(seed), backend=backend),
+        )
+        run_id = sched.submit(req, session=ss[state.TRAIN_SESSION])
+        ss[state.TRAIN_SHOWN] = [run_id, *[r for r in ss.get(state.TRAIN_SHOWN, []) if r != run_id]][:4]
+    except ExplorerError as exc:
+        st.error(str(exc))
+
+runs = store.runs(limit=200)
+if not runs:
+    st.info("No runs yet: pick a dataset and press **Launch** in the sidebar.")
+    st.stop()
+by_id = {r.id: r for r in runs}
+shown = [r for r in ss.get(state.TRAIN_SHOWN, []) if r in by_id] or [runs[0].id]
+shown = st.multiselect("Runs to show (overlay to compare)", list(by_id), default=shown, key="train:shown_widget",
+                       format_func=lambda i: f"#{i} {by_id[i].label}")
+ss[state.TRAIN_SHOWN] = shown
+smoothing = st.slider("Smoothing", 0.0, 0.95, 0.6, 0.05, key="train:smoothing")
+active = any(r.active for r in runs)
+
+
+@st.fragment(run_every=1.0 if active else None)
+def live() -> None:
+    """Progress, Stop and curves of the shown runs, redrawn every second while runs are active."""
+    current = [store.get(i) for i in shown]
+    current = [r for r in current if r is not None]
+    for r in current[:1]:
+        cols = st.columns([3, 1, 1, 1, 1])
+        cols[0].markdown(f"**#{r.id} {r.label}** — `{r.status}`  \n{r.device or 'waiting for a worker'}"
+                         + (f"  \n:red[{r.error}]" if r.error else ""))
+        cols[1].metric("Epoch", f"{r.epoch or 0}/{r.epochs or '∞'}")
+        cols[2].metric("Step", f"{r.step or 0}/{r.steps_per_epoch or '?'}")
+        cols[3].metric("Images/s", f"{r.images_per_s:,.0f}" if r.images_per_s else "—")
+        cols[4].metric("ETA", format_seconds(eta_seconds(r)))
+        st.progress(fraction_done(r) or 0.0)
+        if r.active and st.button("Stop", icon=":material/stop_circle:", key=f"stop:{r.id}"):
+            sched.stop(r.id)
+    pts = [(f"#{r.id} {r.label}", store.points(r.id)) for r in current]
+    c1, c2 = st.columns(2)
+    c1.plotly_chart(curves_figure(pts, "loss", smoothing), key="train:loss", width="stretch")
+    c2.plotly_chart(curves_figure(pts, "accuracy", smoothing), key="train:acc", width="stretch")
+    st.dataframe([run_row(r) for r in store.runs(limit=200)], hide_index=True, width="stretch")
+    if active and not any(r.active for r in store.runs(("queued", "running"), limit=1)):
+        st.rerun(scope="app")  # the last run ended: refresh the downloads and stop polling
+
+
+live()
+focus = by_id.get(shown[0]) if shown else None
+if focus is not None and not focus.active:
+    d1, d2 = st.columns(2)
+    d1.download_button("History (CSV)", store.history_csv(focus.id), f"run-{focus.id}-history.csv", "text/csv",
+                       icon=":material/download:")
+    if focus.model_path and Path(focus.model_path).is_file():
+        d2.download_button("Trained model (.keras)", Path(focus.model_path).read_bytes(), f"run-{focus.id}.keras",
+                           "application/octet-stream", icon=":material/download:")
