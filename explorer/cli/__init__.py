@@ -14,7 +14,7 @@ import sys
 from explorer.errors import ExplorerError
 
 # Command modules, in the order ``--help`` lists them.
-COMMANDS = ("listing", "summary", "train", "runs", "graph", "compare")
+COMMANDS = ("listing", "summary", "train", "runs", "graph", "compare", "code")
 
 
 class _Parser(argparse.ArgumentParser):
