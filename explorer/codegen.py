@@ -190,7 +190,6 @@ def generate(spec: Spec) -> str:
     graph = extract(model)
     by_name = {la.name: la for la in model.layers}
     ins = _edges(model)
-    order = [n.id for n in graph.nodes]
 
     consumers: dict[tuple[str, int], list[str]] = {}
     for dst, calls in ins.items():
