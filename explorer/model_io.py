@@ -84,3 +84,20 @@ def _reason(exc: Exception) -> str:
     if "zip" in low or "truncat" in low or "crc" in low or "bad" in low:
         return "the archive is damaged or truncated."
     return (text[:200] + "...") if len(text) > 200 else (text or type(exc).__name__)
+
+
+def untrained_model_bytes(spec: Any) -> bytes:
+    """The untrained model of a builder spec, saved as ``.keras`` bytes (weights initialised).
+
+    Args:
+        spec: a resolved ``builders.Spec``.
+    """
+    import tempfile
+
+    from explorer.builders import build_model
+
+    model = build_model(spec)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "model.keras"
+        model.save(path)
+        return path.read_bytes()
