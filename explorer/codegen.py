@@ -8,6 +8,7 @@ structure share one function, called with the block's name prefix), and a final
 
 from __future__ import annotations
 
+import functools
 import inspect
 import json
 import keyword
@@ -177,8 +178,9 @@ def _signature(block: _Block, ins: dict, model_layers: dict) -> tuple:
     return tuple(sig)
 
 
+@functools.lru_cache(maxsize=64)
 def generate(spec: Spec) -> str:
-    """Readable functional-API source that rebuilds ``spec``'s model.
+    """Readable functional-API source that rebuilds ``spec``'s model (memoised per spec).
 
     Args:
         spec: a resolved builder config.

@@ -12,7 +12,8 @@ ss = st.session_state
 
 try:
     spec = state.current_spec(ss)
-    source = st.cache_data(generate, max_entries=64, show_spinner="Writing the code...")(spec)
+    with st.spinner("Writing the code..."):
+        source = generate(spec)
 except ExplorerError as exc:
     st.error(str(exc))
     st.stop()
