@@ -101,3 +101,41 @@ def untrained_model_bytes(spec: Any) -> bytes:
         path = Path(tmp) / "model.keras"
         model.save(path)
         return path.read_bytes()
+
+
+def store_upload(name: str, data: bytes, folder: str | os.PathLike | None = None) -> Path:
+    """Check an uploaded model's name and size, and store it by content for loading.
+
+    The file is named by its SHA-256, so the same upload is analysed once however often a page
+    reruns.
+
+    Args:
+        name: the uploaded file's name (its extension decides the format).
+        data: its bytes.
+        folder: where to keep uploads (default: a temporary folder of this process).
+
+    Returns:
+        The stored file's path, ready for :func:`load_model_file`.
+
+    Raises:
+        DataError: wrong extension, empty or oversize.
+    """
+    import hashlib
+    import tempfile
+
+    suffix = Path(name).suffix.lower()
+    if suffix not in SUFFIXES:
+        raise DataError(f"{name[:100]} is not a model file; upload a .keras (or legacy .h5) file.")
+    if not data:
+        raise DataError(f"model file {name[:100]} is empty.")
+    limit = max_model_bytes()
+    if len(data) > limit:
+        raise DataError(f"model file {name[:100]} is {len(data) / 2**20:.1f} MB, over the {limit / 2**20:.0f} MB limit.")
+    base = Path(folder) if folder else Path(tempfile.gettempdir()) / "explorer-uploads"
+    base.mkdir(parents=True, exist_ok=True)
+    path = base / f"{hashlib.sha256(data).hexdigest()[:32]}{suffix}"
+    if not path.exists():
+        tmp = path.with_suffix(path.suffix + ".part")
+        tmp.write_bytes(data)
+        tmp.replace(path)
+    return path
