@@ -11,9 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from explorer.analysis import Analysis, analyse_target
+from explorer.analysis import Analysis, analyse, analyse_target
 from explorer.budget import DEFAULT_DTYPE, BlockBudget, Budget, budget
-from explorer.config import config_to_dict
+from explorer.builders import Spec, get_builder
+from explorer.config import config_to_dict, make_config, parse_assignments
 from explorer.summary import check_depth
 
 # Compared quantities (attributes of BlockBudget), in display order.
@@ -205,3 +206,41 @@ def delta_table(c: Comparison) -> list[dict[str, Any]]:
         }
         for r in c.blocks
     ]
+
+
+def apply_tweaks(spec: Spec, text: str) -> tuple[Spec, dict[str, Any]]:
+    """Apply ``key=value`` tweaks (separated by spaces or new lines) on top of a resolved spec.
+
+    Args:
+        spec: the starting architecture.
+        text: e.g. ``"growth_rate=24 depth=100"``; tuples use commas (``input_shape=64,64,3``).
+
+    Returns:
+        The tweaked spec (same builder and preset) and the typed overrides.
+
+    Raises:
+        ConfigError: an unknown field or a bad value.
+    """
+    tokens = text.split()
+    if not tokens:
+        return spec, {}
+    cls = get_builder(spec.builder).config_cls
+    overrides = parse_assignments(cls, tokens)
+    return Spec(spec.builder, make_config(cls, spec.config, **overrides), spec.preset), overrides
+
+
+def compare_specs(
+    spec_a: Spec,
+    spec_b: Spec,
+    label_a: str,
+    label_b: str,
+    depth: int | None = None,
+    batch_size: int = 1,
+    dtype: str = DEFAULT_DTYPE,
+) -> tuple[Comparison, Analysis, Analysis]:
+    """Analyse two resolved specs (cached) and compare them; see :func:`compare_budgets`."""
+    check_depth(depth)
+    ana_a, ana_b = analyse(spec_a), analyse(spec_b)
+    c = compare_budgets(budget(ana_a.graph, batch_size, dtype), budget(ana_b.graph, batch_size, dtype),
+                        label_a, label_b, depth)
+    return c, ana_a, ana_b

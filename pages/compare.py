@@ -1,0 +1,70 @@
+"""Compare: what-if of two architectures (A and B), totals side by side and per-block deltas (B - A)."""
+
+import streamlit as st
+
+from explorer import charts
+from explorer.budget import human
+from explorer.builders import PRESETS, REGISTRY, resolve
+from explorer.compare import METRICS, apply_tweaks, compare_specs, delta_table
+from explorer.errors import ExplorerError
+from explorer.ui import state
+
+state.init(st.session_state)
+ss = st.session_state
+
+BUILD = "(the Build page's config)"
+targets = [BUILD, *PRESETS, *REGISTRY]
+
+st.title("Compare")
+st.caption("Pick A and B (a preset, a builder's defaults, or the Build page's config) and tweak either with "
+           "`field=value` pairs separated by spaces, e.g. `growth_rate=24` or `depth=56 version=2`.")
+
+
+def side(col, name: str, default: str, default_tweaks: str):
+    """Draw one side's pickers; returns (spec, label) or raises ExplorerError."""
+    with col:
+        st.subheader(name)
+        target = st.selectbox(f"{name}: architecture", targets, index=targets.index(default), key=f"cmp:{name}:target")
+        tweaks = st.text_input(f"{name}: tweaks", value=default_tweaks, key=f"cmp:{name}:tweaks",
+                               placeholder="e.g. growth_rate=24", max_chars=300)
+        base = state.current_spec(ss) if target == BUILD else resolve(target)
+        spec, overrides = apply_tweaks(base, tweaks)
+        label = (base.preset or base.builder) if target == BUILD else target
+        label += "".join(f" {k}={v}" for k, v in overrides.items())
+        return spec, label
+
+
+build_spec = state.current_spec(ss)
+default_b = build_spec.preset if build_spec.preset in targets else BUILD
+col_a, col_b = st.columns(2)
+try:
+    spec_a, label_a = side(col_a, "A", BUILD, "")
+    spec_b, label_b = side(col_b, "B", default_b, "depth=56" if build_spec.builder == "resnet" else "")
+    with st.sidebar:
+        level = st.radio("Match blocks by", ["stages", "blocks"], index=0, horizontal=True, key="cmp:level")
+        metric = st.selectbox("Chart metric", [m for m in METRICS if m != "flops"], index=3, key="cmp:metric",
+                              format_func=lambda m: charts.LABELS[m])
+    with st.spinner("Analysing A and B..."):
+        c, ana_a, ana_b = compare_specs(spec_a, spec_b, label_a, label_b, depth=1 if level == "stages" else None)
+except ExplorerError as exc:
+    st.error(str(exc))
+    st.stop()
+
+t = c.totals
+cols = st.columns(4)
+for col, (m, title) in zip(cols, [("params", "Params"), ("macs", "MACs"), ("activations", "Activations"),
+                                  ("layers", "Layers")], strict=True):
+    a_val, b_val = t["a"][m], t["b"][m]
+    ratio = f" ({b_val / a_val:.2f}×)" if a_val else ""
+    col.metric(f"{title}: B vs A", human(b_val), delta=f"{'+' if b_val >= a_val else ''}{human(b_val - a_val)}{ratio}",
+               delta_color="inverse", help=f"A: {a_val:,}  B: {b_val:,}")
+st.caption(f"**A** = {c.label_a} ({ana_a.graph.name}) · **B** = {c.label_b} ({ana_b.graph.name})")
+
+left, right = st.columns(2)
+left.plotly_chart(charts.delta_bars(c, metric), width="stretch", key="cmp:delta")
+right.plotly_chart(charts.compare_bars(c, metric), width="stretch", key="cmp:bars")
+
+st.subheader("Per block")
+rows = delta_table(c)
+fmt = {k: st.column_config.NumberColumn(format="localized") for k in (rows[0] if rows else {}) if k not in ("block", "in")}
+st.dataframe(rows, hide_index=True, width="stretch", key="cmp:table", column_config=fmt)
