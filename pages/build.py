@@ -42,6 +42,7 @@ for msg in form_errors:
     st.error(msg)
 try:
     spec = resolve(builder, preset, overrides)
+    ss[state.SPEC] = spec  # read by the Budget and Compare pages
     with st.spinner("Analysing the architecture..."):
         a = analyse(spec)
 except ExplorerError as exc:
