@@ -55,7 +55,7 @@ def load_model_file(path: str | os.PathLike, max_bytes: int | None = None) -> An
     if size == 0:
         raise DataError(f"model file {name} is empty.")
     if size > limit:
-        raise DataError(f"model file {name} is {size / 2**20:.1f} MB, over the {limit / 2**20:.0f} MB limit.")
+        raise DataError(f"model file {name} is {size / 2**20:.1f} MB, over the {limit / 2**20:.3g} MB limit.")
     suffix = p.suffix.lower()
     if suffix not in SUFFIXES:
         raise DataError(f"model file {name} has the extension {suffix or '(none)'}; use .keras or .h5.")
@@ -130,7 +130,7 @@ def store_upload(name: str, data: bytes, folder: str | os.PathLike | None = None
         raise DataError(f"model file {name[:100]} is empty.")
     limit = max_model_bytes()
     if len(data) > limit:
-        raise DataError(f"model file {name[:100]} is {len(data) / 2**20:.1f} MB, over the {limit / 2**20:.0f} MB limit.")
+        raise DataError(f"model file {name[:100]} is {len(data) / 2**20:.1f} MB, over the {limit / 2**20:.3g} MB limit.")
     base = Path(folder) if folder else Path(tempfile.gettempdir()) / "explorer-uploads"
     base.mkdir(parents=True, exist_ok=True)
     path = base / f"{hashlib.sha256(data).hexdigest()[:32]}{suffix}"
