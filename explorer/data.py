@@ -249,7 +249,7 @@ def _load_keras(name: str) -> tuple[np.ndarray, ...]:
         for member in tar.getmembers():
             base = os.path.basename(member.name)
             if base.startswith("data_batch") or base in ("test_batch", "train", "test"):
-                parts[base] = pickle.load(tar.extractfile(member), encoding="bytes")  # noqa: S301 (Keras's own cache)
+                parts[base] = pickle.load(tar.extractfile(member), encoding="bytes")
     key = b"labels" if name == "cifar10" else b"fine_labels"
     train = [parts[k] for k in sorted(parts) if k.startswith("data_batch")] or [parts["train"]]
     test = parts.get("test_batch") or parts["test"]
@@ -300,7 +300,7 @@ def load_npz(path: str | os.PathLike) -> Dataset:
     if p.stat().st_size > MAX_NPZ_BYTES:
         raise DataError(f"dataset file {name} is over the {MAX_NPZ_BYTES // 2**20} MB limit.")
     if not zipfile.is_zipfile(p):
-        raise DataError(f"dataset file {name} is not an .npz archive (save it with numpy.savez).")
+        raise DataError(f"dataset file {name} is not an npz archive (save it with numpy.savez).")
     try:
         with np.load(p, allow_pickle=False) as f:
             missing = [k for k in NPZ_KEYS if k not in f.files]
@@ -366,7 +366,7 @@ def prepare(data: Dataset, options: DataOptions, seed: int = 0) -> Prepared:
     x_test, y_test = data.x_test, data.y_test
     if options.validation == "split":
         order = rng.permutation(len(x))
-        n_val = max(1, int(round(len(x) * options.val_fraction)))
+        n_val = max(1, round(len(x) * options.val_fraction))
         val, train = order[:n_val], order[n_val:]
         x_val, y_val, x, y = x[val], y[val], x[train], y[train]
     else:
@@ -407,7 +407,7 @@ def augment_batch(x: np.ndarray, rng: np.random.Generator, flip: bool, shift: fl
         mask = rng.random(n) < 0.5
         out[mask] = out[mask, :, ::-1]
     if shift > 0:
-        dy_max, dx_max = int(round(h * shift)), int(round(w * shift))
+        dy_max, dx_max = round(h * shift), round(w * shift)
         for i in range(n):
             dy = int(rng.integers(-dy_max, dy_max + 1)) if dy_max else 0
             dx = int(rng.integers(-dx_max, dx_max + 1)) if dx_max else 0

@@ -18,12 +18,13 @@ from explorer.training.charts import curves_figure
 from explorer.training.progress import eta_seconds, format_seconds, fraction_done, run_row
 from explorer.training.request import Hyperparams, RunRequest, available_backends
 from explorer.training.service import start_service
+from explorer.training.store import store_path
 from explorer.ui import state
 
 state.init(st.session_state)
 ss = st.session_state
 ss.setdefault(state.TRAIN_SESSION, uuid.uuid4().hex)
-sched = st.cache_resource(start_service)()
+sched = st.cache_resource(start_service)(str(store_path()))
 store = sched.store
 HP = {f.name: f for f in fields_of(Hyperparams)}
 UPLOAD = "upload an .npz..."

@@ -72,7 +72,8 @@ class Scheduler:
             max_running: concurrent runs (default ``EXPLORER_MAX_RUNS``, else one per GPU, else 1).
             session_limit: queued plus running runs one session may have (default
                 ``EXPLORER_SESSION_RUNS``, else 3).
-            warm: warm workers to keep ready (for the default backend, TensorFlow).
+            warm: warm workers to keep ready (for the default backend, TensorFlow), from the first
+                :meth:`submit` (or :meth:`start_warm`) on.
             grace: seconds a running worker may ignore a stop request before it is killed.
             gpus: number of GPUs (default: detected with ``nvidia-smi``).
         """
@@ -81,6 +82,7 @@ class Scheduler:
         self.max_running = max_running or _env_int("EXPLORER_MAX_RUNS", max(1, self.gpus))
         self.session_limit = session_limit or _env_int("EXPLORER_SESSION_RUNS", 3)
         self.warm = warm
+        self.warm_active = False  # warm workers start with the first submit (an unused app spawns none)
         self.grace = grace
         self._procs: dict[int, Any] = {}
         self._lock = threading.Lock()
@@ -110,8 +112,14 @@ class Scheduler:
                     "wait for one to end or stop one."
                 )
         run_id = self.store.add_run(request.label, request.to_dict(), session)
+        self.warm_active = True
         self.advance()
         return run_id
+
+    def start_warm(self) -> None:
+        """Start keeping ``warm`` warm workers ready now rather than at the first submit."""
+        self.warm_active = True
+        self.advance()
 
     def stop(self, run_id: int) -> bool:
         """Ask a run to stop (a queued run stops at once). Returns whether it was active."""
@@ -250,7 +258,7 @@ class Scheduler:
             return int(row["id"]), backend, gpu, warm_pid
 
     def _top_up_warm(self) -> None:
-        if self.warm <= 0:
+        if self.warm <= 0 or not self.warm_active:
             return
         gpu = 0 if self.gpus else None
         mine = [w for w in self.store.workers() if w["pid"] in self._procs and w["state"] in ("starting", "idle")]

@@ -3,8 +3,8 @@
 The thread advances the queue every half second whether or not a page is open, so queued runs
 start, dead workers are marked interrupted and ignored stops are enforced. Settings come from the
 environment: ``EXPLORER_STORE``, ``EXPLORER_MAX_RUNS``, ``EXPLORER_SESSION_RUNS``,
-``EXPLORER_WARM_WORKERS`` (default 1: one worker with TensorFlow already imported waits for the
-next run).
+``EXPLORER_WARM_WORKERS`` (default 1: after the first launch, one worker with TensorFlow
+already imported waits for the next run).
 """
 
 from __future__ import annotations
