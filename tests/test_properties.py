@@ -78,3 +78,34 @@ def test_any_config_works_end_to_end_or_is_a_config_error(builder):
             assert pydot.graph_from_dot_data(dot)
 
     check()
+
+
+FIELD_NAMES = sorted({f.name for b in REGISTRY.values() for f in fields_of(b.config_cls)})
+TEXT = st.one_of(
+    st.integers(-10, 2000).map(str), st.text(max_size=40), st.text(min_size=200, max_size=400),
+    st.lists(st.integers(-2, 300), max_size=4).map(lambda xs: ",".join(map(str, xs))),
+    st.sampled_from(["true", "false", "nan", "inf", "-1", "1e9", "", "=", "same", "paper"]),
+)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])  # read per draw
+@given(target=st.sampled_from([*REGISTRY, "resnet20", "mnist-cnn", "no-such-thing"]),
+       sets=st.lists(st.tuples(st.one_of(st.sampled_from(FIELD_NAMES), st.text(max_size=12)), TEXT), max_size=3))
+def test_cli_summary_exits_0_or_2_with_one_line(target, sets, capsys):
+    from explorer.cli import main
+
+    if target == "keras_app":
+        sets = [(k, v) for k, v in sets if k not in ("input_shape", "weights")]  # keep builds small, offline
+    args = ["summary", target, "--json"]
+    for k, v in sets:
+        args += ["--set", f"{k}={v}"]
+    try:
+        code = main(args)
+    except SystemExit as exc:  # argparse
+        code = exc.code
+    out, err = capsys.readouterr()
+    assert code in (0, 2)
+    if code == 2:
+        assert len(err.strip().splitlines()) == 1 and err.startswith("error: ")
+    else:
+        assert '"total_params"' in out
