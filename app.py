@@ -14,6 +14,7 @@ PAGES = [
     st.Page("pages/build.py", title="Build", icon=":material/account_tree:", url_path="build"),
     st.Page("pages/budget.py", title="Budget", icon=":material/pie_chart:", url_path="budget"),
     st.Page("pages/compare.py", title="Compare", icon=":material/compare_arrows:", url_path="compare"),
+    st.Page("pages/inspect.py", title="Inspect", icon=":material/upload_file:", url_path="inspect"),
     st.Page("pages/code.py", title="Code", icon=":material/code:", url_path="code"),
     st.Page("pages/train.py", title="Train", icon=":material/model_training:", url_path="train"),
 ]

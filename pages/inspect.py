@@ -1,0 +1,67 @@
+"""Inspect: upload your own saved model (.keras, legacy .h5) and see its graph and budget.
+
+Loading is safe (no code from the file runs; Lambda layers and unknown custom objects are
+refused) and size-limited (EXPLORER_MAX_MODEL_MB).
+"""
+
+import streamlit as st
+
+from explorer import charts
+from explorer.analysis import analyse_file
+from explorer.budget import block_table, budget, human
+from explorer.errors import ExplorerError
+from explorer.model_io import max_model_bytes, store_upload
+from explorer.render import layer_macs, to_dot
+from explorer.ui import graph_viewer as gv
+
+ss = st.session_state
+
+st.title("Inspect your own model")
+st.caption(
+    f"Upload a Keras model saved with `model.save('model.keras')` (or a legacy `.h5`), up to "
+    f"{max_model_bytes() / 2**20:.0f} MB. It is loaded with `safe_mode=True`: no code from the file runs, "
+    "so Lambda layers and unregistered custom layers are refused."
+)
+upload = st.file_uploader("Model file", type=["keras", "h5", "hdf5"], key="inspect:upload")
+if upload is None:
+    st.info("Drop a `.keras` file above. Tip: the **Code** page downloads any architecture as `.keras`.")
+    st.stop()
+
+try:
+    path = store_upload(upload.name, upload.getvalue())
+    with st.spinner("Loading the model safely..."):
+        a = analyse_file(str(path))
+except ExplorerError as exc:
+    st.error(str(exc))
+    st.stop()
+
+g = a.graph
+b = budget(g)
+st.subheader(f"{upload.name} — {g.name}")
+c1, c2, c3, c4 = st.columns(4)
+c1.metric("Total params", f"{g.total_params:,}")
+c2.metric("Trainable", f"{g.trainable_params:,}")
+c3.metric("MACs", human(b.total.macs), help=f"{b.total.macs:,} multiply-accumulates per example")
+c4.metric("Layers", f"{len(g.nodes):,}")
+st.caption(f"Blocks found by: {g.grouping}.")
+
+keys = gv.keys_for(f"upload:{path.stem}")
+choice = gv.controls(g, ss, keys)
+try:
+    dot = to_dot(g, choice.options, macs=layer_macs(g))
+except ExplorerError as exc:
+    st.error(str(exc))
+    st.stop()
+matches = gv.search(g, choice.query)
+if choice.query.strip():
+    st.caption(gv.describe_hits(g, matches))
+gv.show(
+    dot, gv.highlight_ids(g, matches, choice.options), dark=st.context.theme.type == "dark", key=keys["viewer"],
+    on_pick=lambda: gv.toggle_pick(ss, (ss.get(keys["viewer"]) or {}).get("picked"), g, keys["view"], keys["expand"]),
+)
+gv.downloads(dot, f"{g.name}-{choice.options.view}", key=f"dl:upload:{path.stem}")
+
+left, right = st.columns(2)
+left.plotly_chart(charts.hierarchy(b, "params"), width="stretch", key="inspect:hier")
+right.plotly_chart(charts.params_vs_macs(b), width="stretch", key="inspect:bars")
+st.dataframe(block_table(b), hide_index=True, width="stretch", key="inspect:blocks")
