@@ -1,0 +1,73 @@
+"""Real browser: Debian's Chromium (Playwright) against ``streamlit run app.py``.
+
+Screenshots land in test-artifacts/. These tests look at what a person sees: pages render with
+no exception box, a preset jump works, uploads are inspected or refused with a message.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from explorer.builders import build_model, resolve
+from tests.conftest import wait_app_idle
+
+pytestmark = pytest.mark.browser
+
+PAGES = ["", "build", "budget", "compare", "inspect", "code", "train"]
+
+
+def no_exception(page) -> None:
+    assert page.locator("[data-testid='stException']").count() == 0, page.locator(
+        "[data-testid='stException']").first.inner_text()
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_every_page_renders(page, app_url, artifacts, path):
+    page.goto(f"{app_url}/{path}")
+    wait_app_idle(page)
+    page.wait_for_timeout(500)
+    no_exception(page)
+    page.locator("h1").first.wait_for(timeout=60_000)
+    wait_app_idle(page)
+    no_exception(page)
+    page.screenshot(path=str(artifacts / f"page-{path or 'home'}.png"))
+
+
+def test_home_jumps_to_a_preset_on_build(page, app_url, artifacts):
+    page.goto(app_url)
+    wait_app_idle(page)
+    page.get_by_role("button", name="resnet56", exact=True).click()
+    page.wait_for_url("**/build")
+    wait_app_idle(page)
+    page.get_by_text("861,770").first.wait_for(timeout=60_000)
+    no_exception(page)
+    page.screenshot(path=str(artifacts / "home-to-resnet56.png"))
+
+
+def test_inspect_an_upload_and_refuse_garbage(page, app_url, artifacts, tmp_path):
+    good = tmp_path / "small_resnet.keras"
+    build_model(resolve("resnet", overrides={"depth": 8})).save(good)
+    bad = tmp_path / "garbage.keras"
+    bad.write_bytes(os.urandom(4096))
+    page.goto(f"{app_url}/inspect")
+    wait_app_idle(page)
+    page.locator("input[type='file']").set_input_files(str(good))
+    page.get_by_text("small_resnet.keras — resnet8_v1").wait_for(timeout=90_000)
+    wait_app_idle(page)
+    no_exception(page)
+    page.get_by_text("78,666").first.wait_for(timeout=30_000)
+    page.screenshot(path=str(artifacts / "inspect-good.png"), full_page=True)
+    page.locator("input[type='file']").set_input_files(str(bad))
+    page.get_by_text("is not a .keras archive").wait_for(timeout=60_000)
+    no_exception(page)
+    page.screenshot(path=str(artifacts / "inspect-garbage.png"))
+
+
+def test_code_page_shows_source(page, app_url, artifacts):
+    page.goto(f"{app_url}/code")
+    wait_app_idle(page)
+    page.get_by_text("def build_model():").first.wait_for(timeout=60_000)
+    no_exception(page)
+    page.screenshot(path=str(artifacts / "code.png"))
