@@ -41,7 +41,8 @@ with st.sidebar:
     dtype = st.selectbox("dtype", list(DTYPES), key="budget:dtype")
     st.subheader("Blocks")
     levels = {"stages": 1, "blocks": None}
-    level = st.radio("Group by", list(levels), index=1, horizontal=True, key="budget:level",
+    many = len(a.graph.blocks()) > 30  # long bar charts: start from stages
+    level = st.radio("Group by", list(levels), index=0 if many else 1, horizontal=True, key="budget:level",
                      help="stages roll blocks up to the first part of their path (stage2/block3 -> stage2)")
 depth = levels[level]
 

@@ -56,7 +56,7 @@ for col, (m, title) in zip(cols, [("params", "Params"), ("macs", "MACs"), ("acti
                                   ("layers", "Layers")], strict=True):
     a_val, b_val = t["a"][m], t["b"][m]
     ratio = f" ({b_val / a_val:.2f}×)" if a_val else ""
-    col.metric(f"{title}: B vs A", human(b_val), delta=f"{'+' if b_val >= a_val else ''}{human(b_val - a_val)}{ratio}",
+    col.metric(f"{title}: A {human(a_val)} → B", human(b_val), delta=f"{'+' if b_val >= a_val else ''}{human(b_val - a_val)}{ratio}",
                delta_color="inverse", help=f"A: {a_val:,}  B: {b_val:,}")
 st.caption(f"**A** = {c.label_a} ({ana_a.graph.name}) · **B** = {c.label_b} ({ana_b.graph.name})")
 
