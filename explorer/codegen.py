@@ -251,7 +251,8 @@ def generate(spec: Spec) -> str:
         out.append(f"    {k} = {v!r}")
     out.append('"""\n')
     out.append("import keras")
-    out.append("from keras import layers, regularizers  # noqa: F401")
+    out.append("from keras import layers")
+    imports_at = len(out)
 
     for first, fname in fn_names.items():
         b = blocks[first]
@@ -311,6 +312,8 @@ def generate(spec: Spec) -> str:
     ins_expr = var[(graph.inputs[0], 0)] if len(graph.inputs) == 1 else "[" + ", ".join(var[(i, 0)] for i in graph.inputs) + "]"
     outs_expr = var[outputs[0]] if len(outputs) == 1 else "[" + ", ".join(var[t] for t in outputs) + "]"
     out.append(f"    return keras.Model(inputs={ins_expr}, outputs={outs_expr}, name={json.dumps(graph.name)})")
+    if any("regularizers." in line for line in out[imports_at:]):
+        out[imports_at - 1] = "from keras import layers, regularizers"
     out.append('\n\nif __name__ == "__main__":')
     out.append("    model = build_model()")
     out.append("    model.summary()")
