@@ -13,6 +13,7 @@ from explorer.errors import ExplorerError
 from explorer.model_io import max_model_bytes, store_upload
 from explorer.render import layer_macs, to_dot
 from explorer.ui import graph_viewer as gv
+from explorer.ui.access import unlocked
 
 ss = st.session_state
 
@@ -22,6 +23,8 @@ st.caption(
     f"{max_model_bytes() / 2**20:.0f} MB. It is loaded with `safe_mode=True`: no code from the file runs, "
     "so Lambda layers and unregistered custom layers are refused."
 )
+if not unlocked(ss, "upload models"):
+    st.stop()
 upload = st.file_uploader("Model file", type=["keras", "h5", "hdf5"], key="inspect:upload")
 if upload is None:
     st.info("Drop a `.keras` file above. Tip: the **Code** page downloads any architecture as `.keras`.")

@@ -54,3 +54,16 @@ def test_build_page_bad_shape_text_is_an_error_not_a_traceback():
     at.sidebar.text_input(key="cfg:cnn:mnist-cnn:input_shape").set_value("28,x,1").run()
     assert not at.exception
     assert any("input_shape" in e.value for e in at.error)
+
+
+def test_passcode_guards_uploads(monkeypatch):
+    monkeypatch.setenv("EXPLORER_PASSCODE", "owl")
+    at = app().switch_page("pages/inspect.py").run()
+    assert not at.exception
+    assert not at.get("file_uploader")
+    at.text_input[0].set_value("wrong")
+    at.button[0].click().run()
+    assert [e.value for e in at.error] == ["That passcode is not right."]
+    at.text_input[0].set_value("owl")
+    at.button[0].click().run()
+    assert not at.exception and at.get("file_uploader")
