@@ -15,6 +15,7 @@ from explorer.analysis import Analysis, analyse, analyse_target
 from explorer.budget import DEFAULT_DTYPE, BlockBudget, Budget, budget
 from explorer.builders import Spec, get_builder
 from explorer.config import config_to_dict, make_config, parse_assignments
+from explorer.errors import ExplorerError
 from explorer.summary import check_depth
 
 # Compared quantities (attributes of BlockBudget), in display order.
@@ -244,3 +245,32 @@ def compare_specs(
     c = compare_budgets(budget(ana_a.graph, batch_size, dtype), budget(ana_b.graph, batch_size, dtype),
                         label_a, label_b, depth)
     return c, ana_a, ana_b
+
+
+def suggest_tweak(spec: Spec) -> str:
+    """A what-if tweak worth trying on ``spec`` (double the width, deepen, halve the input), or ``""``.
+
+    Args:
+        spec: the starting architecture.
+
+    Returns:
+        ``key=value`` text for :func:`apply_tweaks` that is valid for ``spec``, or ``""``.
+    """
+    cfg = spec.config
+    text = ""
+    if isinstance(getattr(cfg, "growth_rate", None), int):
+        text = f"growth_rate={2 * cfg.growth_rate}"
+    elif isinstance(getattr(cfg, "depth", None), int):
+        text = f"depth={56 if cfg.depth != 56 else 110}"
+    elif isinstance(getattr(cfg, "filters", None), int):
+        text = f"filters={2 * cfg.filters}"
+    elif isinstance(getattr(cfg, "filters", None), tuple):
+        text = "filters=" + ",".join(str(2 * f) for f in cfg.filters)
+    elif isinstance(getattr(cfg, "input_shape", None), tuple) and len(cfg.input_shape) == 3:
+        h, w, c = cfg.input_shape
+        text = f"input_shape={h // 2},{w // 2},{c}"
+    try:
+        apply_tweaks(spec, text)
+    except ExplorerError:
+        return ""
+    return text

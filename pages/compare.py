@@ -5,7 +5,7 @@ import streamlit as st
 from explorer import charts
 from explorer.budget import human
 from explorer.builders import PRESETS, REGISTRY, resolve
-from explorer.compare import METRICS, apply_tweaks, compare_specs, delta_table
+from explorer.compare import METRICS, apply_tweaks, compare_specs, delta_table, suggest_tweak
 from explorer.errors import ExplorerError
 from explorer.ui import state
 
@@ -20,30 +20,32 @@ st.caption("Pick A and B (a preset, a builder's defaults, or the Build page's co
            "`field=value` pairs separated by spaces, e.g. `growth_rate=24` or `depth=56 version=2`.")
 
 
-def side(col, name: str, default: str, default_tweaks: str):
-    """Draw one side's pickers; returns (spec, label) or raises ExplorerError."""
+def side(col, name: str, suggest: bool):
+    """Draw one side's pickers; returns (spec, label) or raises ExplorerError.
+
+    With ``suggest``, the Build page's config starts with a what-if tweak (e.g. ``growth_rate=24``).
+    """
     with col:
         st.subheader(name)
-        target = st.selectbox(f"{name}: architecture", targets, index=targets.index(default), key=f"cmp:{name}:target")
-        tweaks = st.text_input(f"{name}: tweaks", value=default_tweaks, key=f"cmp:{name}:tweaks",
-                               placeholder="e.g. growth_rate=24", max_chars=300)
+        target = st.selectbox(f"{name}: architecture", targets, index=0, key=f"cmp:{name}:target")
         base = state.current_spec(ss) if target == BUILD else resolve(target)
+        default = suggest_tweak(base) if suggest and target == BUILD else ""
+        tweaks = st.text_input(f"{name}: tweaks", value=default, key=f"cmp:{name}:tweaks:{target}",
+                               placeholder="e.g. growth_rate=24", max_chars=300)
         spec, overrides = apply_tweaks(base, tweaks)
         label = (base.preset or base.builder) if target == BUILD else target
         label += "".join(f" {k}={v}" for k, v in overrides.items())
         return spec, label
 
 
-build_spec = state.current_spec(ss)
-default_b = build_spec.preset if build_spec.preset in targets else BUILD
+with st.sidebar:
+    level = st.radio("Match blocks by", ["stages", "blocks"], index=0, horizontal=True, key="cmp:level")
+    metric = st.selectbox("Chart metric", [m for m in METRICS if m != "flops"], index=3, key="cmp:metric",
+                          format_func=lambda m: charts.LABELS[m])
 col_a, col_b = st.columns(2)
 try:
-    spec_a, label_a = side(col_a, "A", BUILD, "")
-    spec_b, label_b = side(col_b, "B", default_b, "depth=56" if build_spec.builder == "resnet" else "")
-    with st.sidebar:
-        level = st.radio("Match blocks by", ["stages", "blocks"], index=0, horizontal=True, key="cmp:level")
-        metric = st.selectbox("Chart metric", [m for m in METRICS if m != "flops"], index=3, key="cmp:metric",
-                              format_func=lambda m: charts.LABELS[m])
+    spec_a, label_a = side(col_a, "A", suggest=False)
+    spec_b, label_b = side(col_b, "B", suggest=True)
     with st.spinner("Analysing A and B..."):
         c, ana_a, ana_b = compare_specs(spec_a, spec_b, label_a, label_b, depth=1 if level == "stages" else None)
 except ExplorerError as exc:
@@ -56,8 +58,11 @@ for col, (m, title) in zip(cols, [("params", "Params"), ("macs", "MACs"), ("acti
                                   ("layers", "Layers")], strict=True):
     a_val, b_val = t["a"][m], t["b"][m]
     ratio = f" ({b_val / a_val:.2f}×)" if a_val else ""
-    col.metric(f"{title}: A {human(a_val)} → B", human(b_val), delta=f"{'+' if b_val >= a_val else ''}{human(b_val - a_val)}{ratio}",
-               delta_color="inverse", help=f"A: {a_val:,}  B: {b_val:,}")
+    delta = f"{'+' if b_val > a_val else ''}{human(b_val - a_val)}{ratio}" if b_val != a_val else None
+    col.metric(f"{title}: A {human(a_val)} → B", human(b_val), delta=delta, delta_color="inverse",
+               help=f"A: {a_val:,}  B: {b_val:,}")
+if not any(t["delta"].values()):
+    st.info("A and B are the same architecture: pick another one for B or add a tweak, e.g. `depth=56`.")
 st.caption(f"**A** = {c.label_a} ({ana_a.graph.name}) · **B** = {c.label_b} ({ana_b.graph.name})")
 
 left, right = st.columns(2)

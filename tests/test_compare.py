@@ -12,7 +12,15 @@ from explorer.analysis import analyse
 from explorer.budget import budget
 from explorer.builders import resolve
 from explorer.cli import main
-from explorer.compare import METRICS, apply_tweaks, compare_budgets, compare_specs, compare_targets, comparison_dict
+from explorer.compare import (
+    METRICS,
+    apply_tweaks,
+    compare_budgets,
+    compare_specs,
+    compare_targets,
+    comparison_dict,
+    suggest_tweak,
+)
 from explorer.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -147,6 +155,19 @@ def test_cli_compare_missing_argument_exits_2(capsys):
 # --- Compare page ----------------------------------------------------------------------------
 
 
+TWEAKS_B = "cmp:B:tweaks:(the Build page's config)"
+
+
+def test_suggested_tweaks_are_valid_and_change_something():
+    from explorer.builders import PRESETS
+
+    for name in PRESETS:
+        spec = resolve(name)
+        text = suggest_tweak(spec)
+        tweaked, overrides = apply_tweaks(spec, text)
+        assert overrides and tweaked != spec, name
+
+
 def test_compare_page_tweaks_change_the_deltas():
     from streamlit.testing.v1 import AppTest
 
@@ -161,14 +182,14 @@ def test_compare_page_tweaks_change_the_deltas():
     table = at.dataframe[0].value
     c, _, _ = compare_targets("resnet20", "resnet20", {}, {"depth": 56}, depth=1)
     assert int(table["Δ params"].sum()) == c.totals["delta"]["params"]
-    at.text_input(key="cmp:B:tweaks").set_value("depth=110 version=1").run()
+    at.text_input(key=TWEAKS_B).set_value("depth=110 version=1").run()
     assert not at.exception and not at.error
     c110, _, _ = compare_targets("resnet20", "resnet110", depth=1)
     assert int(at.dataframe[0].value["Δ params"].sum()) == c110.totals["delta"]["params"]
-    at.text_input(key="cmp:B:tweaks").set_value("depth=3").run()
+    at.text_input(key=TWEAKS_B).set_value("depth=3").run()
     assert at.error and "depth" in at.error[0].value and not at.exception
-    at.text_input(key="cmp:B:tweaks").set_value("").run()
     at.selectbox(key="cmp:B:target").set_value("densenet121").run()
+    assert at.text_input(key="cmp:B:tweaks:densenet121").value == ""  # suggestions only for the Build config
     at.radio(key="cmp:level").set_value("blocks").run()
     assert not at.exception and not at.error
     blocks = list(at.dataframe[0].value["block"])
