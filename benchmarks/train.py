@@ -1,0 +1,199 @@
+"""Training benchmark: the explorer's worker path against plain Keras, measured in one run.
+
+1. Throughput: images/s of ``mnist-cnn`` (mnist-5k) and ``resnet20`` (CIFAR-shaped random data)
+   trained through a worker process with live metrics (the store callback) vs plain
+   ``model.fit(verbose=0)`` in a plain process; same arrays, batch size, epochs and validation.
+   Images/s = images of epochs 2..N / time from the end of epoch 1 to the end of epoch N (the
+   first epoch holds the trace); each side is measured ``--repeat`` times, alternating the
+   order, and the best of each is compared (the machine's load drifts). Goal: ratio >= 0.95.
+2. Launch latency: launch to the first curve point in the store, with a warm worker (backend
+   already imported) and with a cold one, vs a plain script's process start to its first batch
+   end. Goal: warm ratio <= 0.6.
+3. ``mnist-cnn`` trained 20 epochs on mnist-5k through a worker: its test accuracy.
+
+Usage: ``python benchmarks/train.py [--repeat R] [--epochs N] [--skip-latency] [--skip-long] [--json]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import numpy as np  # noqa: E402
+
+import explorer  # noqa: E402, F401  (analysis backend in this process; workers pick TensorFlow)
+from explorer.training import Hyperparams, RunRequest, RunStore, Scheduler  # noqa: E402
+
+PLAIN = r'''
+import json, os, sys, time
+T_START = float(sys.argv[1])
+os.environ["KERAS_BACKEND"] = "tensorflow"
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+sys.path.insert(0, sys.argv[2])
+import keras
+import explorer  # noqa
+from explorer import data as datasets
+from explorer.builders import build_model
+from explorer.training.request import RunRequest
+req = RunRequest.from_dict(json.loads(sys.argv[3]))
+hp = req.hp
+prep = datasets.prepare(datasets.load(req.dataset), req.data, seed=hp.seed)
+spec = req.spec(prep.input_shape, prep.num_classes)
+keras.utils.set_random_seed(hp.seed)
+model = build_model(spec)
+model.compile(optimizer=keras.optimizers.Adam(hp.learning_rate), loss="sparse_categorical_crossentropy",
+              metrics=["accuracy"])
+marks = {}
+class EpochClock(keras.callbacks.Callback):  # epoch ends only: batch dispatch stays as in a plain fit
+    def on_epoch_end(self, epoch, logs=None):
+        marks.setdefault("epochs", []).append(time.time())
+cbs = [EpochClock()]
+if sys.argv[4] == "latency":
+    class First(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            if "first" not in marks:
+                marks["first"] = time.time()
+                self.model.stop_training = True
+    cbs.append(First())
+model.fit(prep.x_train, prep.y_train, batch_size=hp.batch_size, epochs=hp.epochs,
+          validation_data=(prep.x_val, prep.y_val), verbose=0, callbacks=cbs, shuffle=True)
+marks["n_train"] = len(prep.x_train)
+marks["t_start"] = T_START
+print("RESULT " + json.dumps(marks))
+'''
+
+
+def plain(req: RunRequest, mode: str) -> dict:
+    """Run the plain script in a fresh process; returns its time marks."""
+    t0 = time.time()
+    env = {**os.environ, "KERAS_BACKEND": "tensorflow"}
+    p = subprocess.run([sys.executable, "-c", PLAIN, repr(t0), str(ROOT), json.dumps(req.to_dict()), mode],
+                       capture_output=True, text=True, env=env, timeout=1800)
+    line = [x for x in p.stdout.splitlines() if x.startswith("RESULT ")]
+    if not line:
+        raise RuntimeError(p.stderr[-2000:])
+    return json.loads(line[0][7:])
+
+
+def ips_from_epochs(ends: list[float], n: int) -> float:
+    """Images/s over epochs 2..N from epoch end times."""
+    return (len(ends) - 1) * n / (ends[-1] - ends[0])
+
+
+def worker_throughput(sched: Scheduler, req: RunRequest) -> tuple[float, dict]:
+    """Images/s of a run through a worker, from the store's epoch points."""
+    rid = sched.submit(req)
+    run = sched.wait(rid, poll=0.2)
+    if run.status != "finished":
+        raise RuntimeError(f"run {rid} {run.status}: {run.error}")
+    pts = sched.store.points(rid, "epoch")
+    ends = [p["elapsed"] for p in pts]
+    return ips_from_epochs(ends, run.train_size), {"device": run.device, "run": rid}
+
+
+def cifar_like(path: Path, n_train: int = 1024, n_test: int = 256) -> str:
+    """Random 32x32x3 uint8 images with 10 classes (the shape of CIFAR-10)."""
+    rng = np.random.default_rng(0)
+    np.savez(path, x_train=rng.integers(0, 255, (n_train, 32, 32, 3), dtype=np.uint8),
+             y_train=rng.integers(0, 10, n_train), x_test=rng.integers(0, 255, (n_test, 32, 32, 3), dtype=np.uint8),
+             y_test=rng.integers(0, 10, n_test))
+    return str(path)
+
+
+def main() -> int:
+    """Run the benchmark and print the figures."""
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--epochs", type=int, default=4, help="epochs per throughput run (>= 2)")
+    ap.add_argument("--repeat", type=int, default=2, help="throughput measurements per side (alternating)")
+    ap.add_argument("--skip-latency", action="store_true", help="skip the launch-latency part")
+    ap.add_argument("--skip-long", action="store_true", help="skip the 20-epoch accuracy run")
+    ap.add_argument("--json", action="store_true", help="print the figures as JSON too")
+    args = ap.parse_args()
+    out: dict = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        store = RunStore(Path(tmp) / "runs.sqlite")
+        sched = Scheduler(store, max_running=1)
+        cifar = cifar_like(Path(tmp) / "cifar_like.npz")
+        cases = {
+            "mnist-cnn": RunRequest("mnist-cnn", dataset="mnist-5k",
+                                    hp=Hyperparams(epochs=args.epochs, batch_size=64)),
+            "resnet20": RunRequest("resnet20", dataset=cifar, hp=Hyperparams(epochs=args.epochs, batch_size=64)),
+        }
+        print(f"{'throughput':<12} {'plain img/s':>12} {'worker img/s':>13} {'ratio':>7}   (goal >= 0.95)")
+        for name, req in cases.items():
+            plains, workers = [], []
+            for i in range(args.repeat):  # alternate the order: the machine's load drifts
+                for which in (("plain", "worker") if i % 2 == 0 else ("worker", "plain")):
+                    if which == "plain":
+                        base = plain(req, "throughput")
+                        plains.append(ips_from_epochs(base["epochs"], base["n_train"]))
+                    else:
+                        ips, info = worker_throughput(sched, req)
+                        workers.append(ips)
+                        out["device"] = info["device"]
+            base_ips, ips = max(plains), max(workers)
+            out[f"{name}_plain_ips"], out[f"{name}_worker_ips"] = plains, workers
+            out[f"{name}_ratio"] = ips / base_ips
+            print(f"{name:<12} {base_ips:>12.1f} {ips:>13.1f} {ips / base_ips:>7.3f}   "
+                  f"(best of {args.repeat}; all: plain {', '.join(f'{v:.0f}' for v in plains)}; "
+                  f"worker {', '.join(f'{v:.0f}' for v in workers)})", flush=True)
+
+        if args.skip_latency:
+            return _finish(out, args)
+        lat = RunRequest("mnist-cnn", dataset="mnist-5k", hp=Hyperparams(epochs=1, batch_size=64))
+        base = plain(lat, "latency")
+        base_s = base["first"] - base["t_start"]
+        cold = sched.submit(lat)
+        t_cold = store.get(cold).created
+        run = sched.wait(cold, poll=0.05)
+        cold_s = run.timings["first_point"] - t_cold
+        warm_sched = Scheduler(store, max_running=1, warm=1)
+        warm_sched.start_warm()
+        while not any(w["state"] == "idle" for w in store.workers()):
+            warm_sched.advance()
+            time.sleep(0.1)
+        warm_sched.warm = 0
+        t0 = time.time()
+        wid = warm_sched.submit(lat)
+        run = warm_sched.wait(wid, poll=0.05)
+        warm_s = run.timings["first_point"] - t0
+        assert run.worker == "warm", run.worker
+        out.update(plain_first_batch_s=base_s, cold_first_point_s=cold_s, warm_first_point_s=warm_s,
+                   warm_ratio=warm_s / base_s, cold_ratio=cold_s / base_s, warm_timings=run.timings)
+        print(f"\nlaunch to first point: plain script {base_s:.2f} s | cold worker {cold_s:.2f} s "
+              f"({cold_s / base_s:.2f}x) | warm worker {warm_s:.2f} s ({warm_s / base_s:.2f}x)   (goal <= 0.6x)")
+        t = run.timings
+        print(f"  warm run: data {t.get('data_s', 0):.2f} s, build+compile {t.get('build_s', 0):.2f} s, "
+              f"rest (trace, first batch, store) {warm_s - t.get('data_s', 0) - t.get('build_s', 0):.2f} s")
+
+        if not args.skip_long:
+            req = RunRequest("mnist-cnn", dataset="mnist-5k", hp=Hyperparams(epochs=20, batch_size=64))
+            t0 = time.time()
+            rid = sched.submit(req)
+            run = sched.wait(rid, poll=1.0)
+            out.update(long_status=run.status, long_test_accuracy=run.final.get("test_accuracy"),
+                       long_val_accuracy=run.final.get("val_accuracy"), long_seconds=time.time() - t0)
+            print(f"\nmnist-cnn, 20 epochs on mnist-5k (3,600 train / 400 val / 1,000 test): {run.status}, "
+                  f"test accuracy {run.final.get('test_accuracy', float('nan')):.4f}, "
+                  f"val accuracy {run.final.get('val_accuracy', float('nan')):.4f}, {time.time() - t0:.0f} s")
+    return _finish(out, args)
+
+
+def _finish(out: dict, args: argparse.Namespace) -> int:
+    print(f"\ndevice: {out.get('device')}")
+    if args.json:
+        print(json.dumps(out, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
