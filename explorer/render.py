@@ -105,16 +105,22 @@ class ViewOptions:
         expand: blocks (or block prefixes) to expand in the mixed view, and nested models to
             draw with their layers (any view).
         legend: draw the colour legend when layers are shown.
+        depth: block nodes show this many levels of the block path (``1``: stages such as
+            ``conv4``; expanding one shows its blocks, expanding a block shows its layers);
+            None shows every leaf block (expanding a block or a prefix shows its layers).
     """
 
     view: str = "blocks"
     rankdir: str = "TB"
     expand: tuple[str, ...] = field(default=())
     legend: bool = True
+    depth: int | None = None
 
     def __post_init__(self) -> None:
         if self.view not in VIEWS:
             raise ConfigError(f"view {self.view!r} is not known; choose one of {', '.join(VIEWS)}.")
+        if self.depth is not None and self.depth < 1:
+            raise ConfigError(f"depth {self.depth} must be at least 1 (or None for every block).")
         if self.rankdir not in RANKDIRS:
             raise ConfigError(f"rankdir {self.rankdir!r} is not known; choose TB or LR.")
 
@@ -147,9 +153,34 @@ def display_ids(graph: ModelGraph, opts: ViewOptions) -> dict[str, str]:
     """
     out = {}
     for n in graph.nodes:
-        as_layer = opts.view == "layers" or n.is_input or (opts.view == "mixed" and _expanded(n.block, opts.expand))
-        out[n.id] = n.id if as_layer else block_id(n.block)
+        if opts.view == "layers" or n.is_input:
+            out[n.id] = n.id
+            continue
+        path = shown_block(n.block, opts.depth, opts.expand if opts.view == "mixed" else ())
+        out[n.id] = n.id if path is None else block_id(path)
     return out
+
+
+def shown_block(block: str, depth: int | None, expand: tuple[str, ...]) -> str | None:
+    """The block node that shows a layer of ``block``, or None when the layer is shown itself.
+
+    Args:
+        block: the layer's block path.
+        depth: path levels of a block node (None: the whole path).
+        expand: expanded blocks or prefixes.
+    """
+    parts = block.split("/")
+    if depth is None:
+        return None if _expanded(block, expand) else block
+    level = min(depth, len(parts))
+    while level <= len(parts) and "/".join(parts[:level]) in expand:
+        level += 1
+    return None if level > len(parts) else "/".join(parts[:level])
+
+
+def max_depth(graph: ModelGraph) -> int:
+    """The deepest block path (``stage2/block1`` is 2)."""
+    return max((n.block.count("/") + 1 for n in graph.nodes), default=1)
 
 
 def layer_macs(graph: ModelGraph) -> dict[str, int] | None:
@@ -390,8 +421,8 @@ def _render(graph: ModelGraph, opts: ViewOptions, macs: Mapping[str, int] | None
         blocks_seen: dict[str, list[Node]] = {}
         for n in g.nodes:
             if top and not shown_as_layer(n):
-                blocks_seen.setdefault(n.block, []).append(n)
-                bid = block_id(n.block)
+                bid = shown[n.id]
+                blocks_seen.setdefault(bid[len(BLOCK_PREFIX):], []).append(n)
                 ports[n.id] = (lambda _i, b=bid: b, lambda _j, b=bid: b)
                 continue
             path = cluster_path(n, g, top)
@@ -421,11 +452,13 @@ def _render(graph: ModelGraph, opts: ViewOptions, macs: Mapping[str, int] | None
                 total = sum(macs.get(m.id, 0) for m in members)
                 if total:
                     tail.append(f"{format_count(total)} MACs")
+            sub = len({m.block for m in members})
+            count = f"{len(members)} layers" if len(members) > 1 else members[0].cls
             lines = [
                 parts[-1],
                 format_shape(shape[0]) if shape else "-",
                 " · ".join(tail),
-                f"{len(members)} layers" if len(members) > 1 else members[0].cls,
+                f"{sub} blocks · {count}" if sub > 1 else count,
             ]
             a = {"label": _label(lines), "fillcolor": _q(BLOCK_FILL), "tooltip": _q(path)}
             if any(m.id in outputs for m in members):

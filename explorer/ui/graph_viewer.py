@@ -29,6 +29,7 @@ from explorer.render import (
     display_ids,
     expandable,
     have_dot,
+    max_depth,
     svg,
 )
 
@@ -63,6 +64,7 @@ export default function(component) {
     if (root._pz) { try { root._pz.destroy(); } catch (e) {} root._pz = null; }
     canvas.innerHTML = data.svg;
     canvas.dataset.sig = data.sig;
+    root._hitsSig = null;
     const svgEl = canvas.querySelector('svg');
     if (svgEl) {
       svgEl.removeAttribute('width');
@@ -71,7 +73,15 @@ export default function(component) {
         zoomEnabled: true, controlIconsEnabled: true, fit: true, center: true,
         minZoom: 0.02, maxZoom: 60, zoomScaleSensitivity: 0.3, dblClickZoomEnabled: false,
       });
-      if (data.start_zoom) { root._pz.zoom(data.start_zoom); root._pz.pan({x: 0, y: 0}); }
+      const sz = root._pz.getSizes();
+      if (sz.realZoom < 0.45) {  // fitting made it unreadable: start readable, at the graph's start
+        root._pz.zoom(root._pz.getZoom() * 0.75 / sz.realZoom);
+        const vp = svgEl.querySelector('.svg-pan-zoom_viewport').getBoundingClientRect();
+        const frame = svgEl.getBoundingClientRect();
+        const dx = vp.width < frame.width ? frame.left + (frame.width - vp.width) / 2 - vp.left : frame.left + 10 - vp.left;
+        const dy = vp.height < frame.height ? frame.top + (frame.height - vp.height) / 2 - vp.top : frame.top + 10 - vp.top;
+        root._pz.panBy({ x: dx, y: dy });
+      }
     }
   }
   const hits = new Set(data.hits);
@@ -85,13 +95,12 @@ export default function(component) {
     g.onclick = () => setTriggerValue('picked', id);
   });
   if (first && root._pz && data.hits_sig !== root._hitsSig) {
-    const box = first.getBBox();
     const sizes = root._pz.getSizes();
-    const zoom = Math.max(sizes.realZoom, 0.9);
-    root._pz.zoom(zoom / sizes.realZoom * root._pz.getZoom());
-    const s2 = root._pz.getSizes();
-    root._pz.pan({ x: -(box.x + box.width / 2) * s2.realZoom + s2.width / 2,
-                   y: -(box.y + box.height / 2) * s2.realZoom + s2.height / 2 });
+    if (sizes.realZoom < 0.9) root._pz.zoom(root._pz.getZoom() * 0.9 / sizes.realZoom);
+    const r = first.getBoundingClientRect();
+    const frame = canvas.querySelector('svg').getBoundingClientRect();
+    root._pz.panBy({ x: frame.left + frame.width / 2 - (r.left + r.width / 2),
+                     y: frame.top + frame.height / 2 - (r.top + r.height / 2) });
   }
   root._hitsSig = data.hits_sig;
 }
@@ -168,13 +177,24 @@ def toggle_pick(state: MutableMapping, picked: str | None, graph: ModelGraph, vi
             else:
                 expand.append(node.id)
         elif state.get(view_key) == "mixed":
-            expand = [e for e in expand if not (node.block == e or node.block.startswith(e + "/"))]
+            # Collapse the deepest expanded block holding the clicked layer.
+            holding = [e for e in expand if node.block == e or node.block.startswith(e + "/")]
+            if holding:
+                expand.remove(max(holding, key=lambda e: e.count("/")))
     state[expand_key] = [e for e in names if e in expand]
 
 
 def keys_for(scope: str) -> dict[str, str]:
     """Widget keys of the graph controls for one architecture (each preset starts from its default view)."""
-    return {k: f"graph:{k}:{scope}" for k in ("view", "rankdir", "expand", "query", "viewer")}
+    return {k: f"graph:{k}:{scope}" for k in ("view", "rankdir", "depth", "expand", "query", "viewer")}
+
+
+DETAIL_LABELS = {"stages": "Stages", "blocks": "All blocks"}
+
+
+def default_detail(graph: ModelGraph, max_blocks: int = 30) -> str:
+    """``stages`` (top-level groups) when a model has more than ``max_blocks`` blocks, else ``blocks``."""
+    return "stages" if max_depth(graph) > 1 and len(graph.blocks()) > max_blocks else "blocks"
 
 
 def controls(graph: ModelGraph, state: MutableMapping, keys: dict[str, str]) -> GraphChoice:
@@ -191,16 +211,22 @@ def controls(graph: ModelGraph, state: MutableMapping, keys: dict[str, str]) -> 
     names = expandable(graph)
     state.setdefault(keys["view"], default_view(graph))
     state.setdefault(keys["rankdir"], "TB")
+    state.setdefault(keys["depth"], default_detail(graph))
     state.setdefault(keys["expand"], [])
     state[keys["expand"]] = [e for e in state[keys["expand"]] if e in names]
-    c1, c2, c3 = st.columns([3, 2, 4])
+    c1, c2, c3 = st.columns([3, 3, 3])
     view = c1.segmented_control(
         "View", list(VIEW_LABELS), format_func=VIEW_LABELS.get, key=keys["view"],
         help="Blocks: one box per block. Layers: every layer. Mixed: blocks, with the ones you click (or pick) opened.",
     ) or default_view(graph)
     rankdir = c2.segmented_control("Direction", ["TB", "LR"], key=keys["rankdir"],
                                    format_func={"TB": "↓ down", "LR": "→ right"}.get) or "TB"
-    query = c3.text_input("Find layers", key=keys["query"], placeholder="name, type or block, e.g. add, conv3")
+    detail = "blocks"
+    if max_depth(graph) > 1 and view != "layers":
+        detail = c3.segmented_control("Blocks shown", list(DETAIL_LABELS), format_func=DETAIL_LABELS.get,
+                                      key=keys["depth"], help="Stages: one box per top-level group; "
+                                      "click one to see its blocks.") or "blocks"
+    query = st.text_input("Find layers", key=keys["query"], placeholder="name, type or block, e.g. add, conv3")
     expand: tuple[str, ...] = ()
     if view == "mixed":
         expand = tuple(st.multiselect("Expanded blocks (or click a block in the graph)", names,
@@ -208,7 +234,8 @@ def controls(graph: ModelGraph, state: MutableMapping, keys: dict[str, str]) -> 
     else:
         # Nested models opened by a click stay open in the other views too.
         expand = tuple(e for e in state[keys["expand"]] if e in {n.id for n in graph.nodes if n.children})
-    return GraphChoice(ViewOptions(view, rankdir, expand), query)
+    depth = 1 if detail == "stages" else None
+    return GraphChoice(ViewOptions(view, rankdir, expand, depth=depth), query)
 
 
 def show(dot_text: str, hits: list[str], *, dark: bool, key: str, on_pick: Callable[[], None] | None,
