@@ -7,6 +7,9 @@ from explorer.analysis import analyse
 from explorer.budget import DTYPES, block_table, budget, human, layer_table
 from explorer.errors import ExplorerError
 from explorer.ui import state
+from explorer.ui.nav import through_app
+
+through_app()
 
 state.init(st.session_state)
 ss = st.session_state

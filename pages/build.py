@@ -11,6 +11,9 @@ from explorer.summary import block_rows, format_shape
 from explorer.ui import graph_viewer as gv
 from explorer.ui import state
 from explorer.ui.config_form import config_form
+from explorer.ui.nav import through_app
+
+through_app()
 
 state.init(st.session_state)
 ss = st.session_state

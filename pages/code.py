@@ -6,6 +6,9 @@ from explorer.codegen import generate
 from explorer.errors import ExplorerError
 from explorer.model_io import untrained_model_bytes
 from explorer.ui import state
+from explorer.ui.nav import through_app
+
+through_app()
 
 state.init(st.session_state)
 ss = st.session_state

@@ -8,6 +8,9 @@ from explorer.builders import PRESETS, REGISTRY, resolve
 from explorer.compare import METRICS, apply_tweaks, compare_specs, delta_table, suggest_tweak
 from explorer.errors import ExplorerError
 from explorer.ui import state
+from explorer.ui.nav import through_app
+
+through_app()
 
 state.init(st.session_state)
 ss = st.session_state

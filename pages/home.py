@@ -4,6 +4,9 @@ import streamlit as st
 
 from explorer.builders import REGISTRY, presets_of
 from explorer.ui import state
+from explorer.ui.nav import through_app
+
+through_app()
 
 state.init(st.session_state)
 

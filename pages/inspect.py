@@ -14,6 +14,9 @@ from explorer.model_io import max_model_bytes, store_upload
 from explorer.render import layer_macs, to_dot
 from explorer.ui import graph_viewer as gv
 from explorer.ui.access import unlocked
+from explorer.ui.nav import through_app
+
+through_app()
 
 ss = st.session_state
 

@@ -20,6 +20,9 @@ from explorer.training.request import Hyperparams, RunRequest, available_backend
 from explorer.training.service import start_service
 from explorer.training.store import store_path
 from explorer.ui import state
+from explorer.ui.nav import through_app
+
+through_app()
 
 state.init(st.session_state)
 ss = st.session_state

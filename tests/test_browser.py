@@ -11,11 +11,21 @@ import os
 import pytest
 
 from explorer.builders import build_model, resolve
-from tests.conftest import wait_app_idle
+from tests.conftest import streamlit_server, wait_app_idle
 
 pytestmark = pytest.mark.browser
 
 PAGES = ["", "build", "budget", "compare", "inspect", "code", "train"]
+
+
+def test_a_deep_link_is_the_first_request_of_a_fresh_server(page, artifacts):
+    """Streamlit runs pages/*.py on their own until st.navigation has run once; pages reroute."""
+    with streamlit_server() as url:
+        page.goto(f"{url}/code?builder=resnet&preset=resnet20&depth=56")
+        page.get_by_text("depth = 56").first.wait_for(timeout=90_000)
+        no_exception(page)
+        assert page.get_by_role("link", name="Home").count() == 1  # st.navigation, not the pages/ list
+        page.screenshot(path=str(artifacts / "deep-link-fresh-server.png"))
 
 
 def no_exception(page) -> None:
@@ -71,3 +81,18 @@ def test_code_page_shows_source(page, app_url, artifacts):
     page.get_by_text("def build_model():").first.wait_for(timeout=60_000)
     no_exception(page)
     page.screenshot(path=str(artifacts / "code.png"))
+
+
+def test_a_shared_link_opens_the_same_architecture_and_the_url_follows_the_form(page, app_url, artifacts):
+    page.goto(f"{app_url}/build?builder=resnet&preset=resnet20&depth=56&view=blocks")
+    page.get_by_text("861,770").first.wait_for(timeout=90_000)
+    wait_app_idle(page)
+    no_exception(page)
+    assert "depth=56" in page.url
+    depth = page.get_by_label("depth", exact=True)
+    depth.fill("44")
+    depth.press("Enter")
+    page.get_by_text("665,994").first.wait_for(timeout=90_000)
+    page.wait_for_function("() => location.search.includes('depth=44')", timeout=30_000)
+    no_exception(page)
+    page.screenshot(path=str(artifacts / "link-resnet44.png"))

@@ -15,29 +15,43 @@ def _label(info: FieldInfo) -> str:
     return info.spec.label or info.name.replace("_", " ")
 
 
+def widget_value(info: FieldInfo, value: Any) -> Any:
+    """A config value as its widget holds it (tuples as text, numbers in the widget's type)."""
+    if info.kind == "int_tuple":
+        return ",".join(str(v) for v in value) if isinstance(value, (tuple, list)) else str(value)
+    if info.kind == "int":
+        return int(value)
+    if info.kind == "float":
+        return float(value)
+    return value
+
+
 def _widget(info: FieldInfo, value: Any, key: str) -> Any:
+    # The starting value goes into the session state, not the widget call, so a value restored
+    # from a link (written to the same key) is used without Streamlit's "both set" warning.
+    st.session_state.setdefault(key, widget_value(info, value))
     spec = info.spec
     if info.kind == "bool":
-        return st.checkbox(_label(info), value=bool(value), help=spec.help, key=key)
+        return st.checkbox(_label(info), help=spec.help, key=key)
     if info.kind == "str" and spec.choices:
-        index = spec.choices.index(value) if value in spec.choices else 0
-        return st.selectbox(_label(info), spec.choices, index=index, help=spec.help, key=key)
+        if st.session_state[key] not in spec.choices:
+            st.session_state[key] = spec.choices[0]
+        return st.selectbox(_label(info), spec.choices, help=spec.help, key=key)
     if info.kind == "int":
         return st.number_input(
-            _label(info), value=int(value), step=1,
+            _label(info), step=1,
             min_value=int(spec.min) if spec.min is not None else None,
             max_value=int(spec.max) if spec.max is not None else None,
             help=spec.help, key=key,
         )
     if info.kind == "float":
         return st.number_input(
-            _label(info), value=float(value),
+            _label(info),
             min_value=float(spec.min) if spec.min is not None else None,
             max_value=float(spec.max) if spec.max is not None else None,
             step=0.05 if (spec.max or 1) <= 1 else 1.0, format="%g", help=spec.help, key=key,
         )
-    text = ",".join(str(v) for v in value) if isinstance(value, tuple) else str(value)
-    return st.text_input(_label(info), value=text, help=spec.help, key=key, max_chars=200)
+    return st.text_input(_label(info), help=spec.help, key=key, max_chars=200)
 
 
 def config_form(builder: str, preset: str | None, config_cls: type, base: Any) -> tuple[dict[str, Any], list[str]]:
