@@ -17,6 +17,7 @@ PAGES = [
     st.Page("pages/compare.py", title="Compare", icon=":material/compare_arrows:", url_path="compare"),
     st.Page("pages/inspect.py", title="Inspect", icon=":material/upload_file:", url_path="inspect"),
     st.Page("pages/code.py", title="Code", icon=":material/code:", url_path="code"),
+    st.Page("pages/present.py", title="Present", icon=":material/co_present:", url_path="present"),
     st.Page("pages/train.py", title="Train", icon=":material/model_training:", url_path="train"),
 ]
 

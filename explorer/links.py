@@ -16,7 +16,7 @@ from explorer.builders import PRESETS, REGISTRY, get_builder, resolve
 from explorer.config import fields_of, parse_value
 from explorer.errors import ConfigError
 
-VIEW_KEYS = ("view", "dir", "expand", "present", "reveal")
+VIEW_KEYS = ("view", "dir", "expand", "reveal")
 MAX_VALUE = 200  # characters; longer values are refused
 
 

@@ -7,6 +7,7 @@ the edges between them; its totals are those of the kept nodes, so the budget gr
 from __future__ import annotations
 
 import dataclasses
+import re
 
 from explorer.graph import ModelGraph
 
@@ -48,3 +49,8 @@ def reveal(graph: ModelGraph, n: int, by: str = "block") -> ModelGraph:
         trainable_params=trainable,
         non_trainable_params=non_trainable,
     )
+
+
+def enlarge_fonts(dot_text: str, factor: float = 1.6) -> str:
+    """Scale every ``fontsize`` in DOT text (graph labels readable on a projector)."""
+    return re.sub(r'fontsize="?(\d+(?:\.\d+)?)"?', lambda m: f'fontsize="{float(m.group(1)) * factor:g}"', dot_text)

@@ -96,3 +96,19 @@ def test_a_shared_link_opens_the_same_architecture_and_the_url_follows_the_form(
     page.wait_for_function("() => location.search.includes('depth=44')", timeout=30_000)
     no_exception(page)
     page.screenshot(path=str(artifacts / "link-resnet44.png"))
+
+
+def test_presentation_mode_on_a_projector(browser, app_url, artifacts):
+    ctx = browser.new_context(viewport={"width": 1280, "height": 720})
+    page = ctx.new_page()
+    page.goto(f"{app_url}/present?builder=resnet&preset=resnet110&reveal=3")
+    page.get_by_text("stage1").first.wait_for(timeout=90_000)
+    wait_app_idle(page)
+    no_exception(page)
+    assert not page.locator("[data-testid='stSidebar']").is_visible()
+    page.get_by_role("button", name="Next ▶").click()
+    page.get_by_text("Stage 4 of 6").wait_for(timeout=60_000)
+    page.wait_for_function("() => location.search.includes('reveal=4')", timeout=30_000)
+    no_exception(page)
+    page.screenshot(path=str(artifacts / "present-1280x720.png"))
+    ctx.close()

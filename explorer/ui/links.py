@@ -19,9 +19,8 @@ from explorer.ui.graph_viewer import keys_for
 
 RESTORED = "links:restored"
 MESSAGES = "links:messages"
-PRESENT = "present:on"
 REVEAL = "present:reveal"
-PAGES_WITH_ARCHITECTURE = ("build", "budget", "code")
+PAGES_WITH_ARCHITECTURE = ("build", "budget", "code", "present")
 
 
 def restore_once(state: MutableMapping, params: MutableMapping) -> list[str]:
@@ -61,8 +60,6 @@ def restore_once(state: MutableMapping, params: MutableMapping) -> list[str]:
             state[g["expand"]] = [e for e in link.view["expand"].split(",") if e]
         # Pages other than Build (Budget, Code) read the architecture from here.
         state[keys.SPEC] = resolve(link.builder, link.preset, link.overrides)
-    if link.view.get("present") in ("1", "true", "on"):
-        state[PRESENT] = True
     if "reveal" in link.view:
         try:
             state[REVEAL] = max(1, int(link.view["reveal"]))
@@ -79,7 +76,7 @@ def overrides_of(spec: Spec) -> dict[str, Any]:
             if getattr(spec.config, f.name) != getattr(base, f.name)}
 
 
-def current_params(state: MutableMapping) -> dict[str, str] | None:
+def current_params(state: MutableMapping, page: str = "build") -> dict[str, str] | None:
     """The query parameters that describe this session's architecture and view, if any."""
     spec = state.get(keys.SPEC)
     if spec is None:
@@ -90,10 +87,8 @@ def current_params(state: MutableMapping) -> dict[str, str] | None:
         view["dir"] = ""
     if state.get(g["expand"]) and view["view"] == "mixed":
         view["expand"] = ",".join(state[g["expand"]])
-    if state.get(PRESENT):
-        view["present"] = "1"
-        if state.get(REVEAL):
-            view["reveal"] = str(state[REVEAL])
+    if page == "present" and state.get(REVEAL):
+        view["reveal"] = str(state[REVEAL])
     return links.encode(spec.builder, spec.preset, overrides_of(spec), view)
 
 
@@ -101,7 +96,7 @@ def sync(state: MutableMapping, params: MutableMapping, page: str) -> None:
     """Write the current architecture into the URL on pages that show it."""
     if page not in PAGES_WITH_ARCHITECTURE:
         return
-    wanted = current_params(state)
+    wanted = current_params(state, page)
     if wanted is not None and {k: params[k] for k in params} != wanted:
         params.clear()
         params.update(wanted)
