@@ -1,7 +1,7 @@
 """Build page in a real browser: time from a config change to the new block view of DenseNet201.
 
 Starts ``streamlit run app.py`` on a free port, drives Debian's Chromium with Playwright, opens
-the Build page on ``densenet201`` (block view, its default), then changes ``num classes`` and
+the Build page on ``densenet201`` (block view of its stages, its default), then changes ``num classes`` and
 waits until the graph viewer shows a new drawing (its ``data-sig``, a hash of the DOT text,
 changes). Three figures:
 
@@ -34,17 +34,17 @@ SIG = ".gv-canvas[data-sig]"
 def current_sig(page) -> str:
     """The viewer's drawing signature (empty before the first drawing)."""
     loc = page.locator(SIG)
-    return loc.get_attribute("data-sig") if loc.count() else ""
+    return loc.last.get_attribute("data-sig") if loc.count() else ""
 
 
 def wait_new_sig(page, old: str, timeout: float = 120.0) -> float:
     """Seconds until the viewer shows a drawing other than ``old``."""
     t0 = time.perf_counter()
     page.wait_for_function(
-        """(old) => { const el = document.querySelector('.gv-canvas[data-sig]')
-             || [...document.querySelectorAll('*')].map(e => e.shadowRoot).filter(Boolean)
-                  .map(r => r.querySelector('.gv-canvas[data-sig]')).find(Boolean);
-           return el && el.dataset.sig !== old && el.querySelector('svg'); }""",
+        """(old) => [...document.querySelectorAll('*')].map(e => e.shadowRoot).filter(Boolean)
+             .flatMap(r => [...r.querySelectorAll('.gv-canvas[data-sig]')])
+             .concat([...document.querySelectorAll('.gv-canvas[data-sig]')])
+             .some(el => el.dataset.sig !== old && el.querySelector('svg'))""",
         arg=old, timeout=timeout * 1000, polling=20,
     )
     return time.perf_counter() - t0
@@ -104,9 +104,13 @@ def main() -> int:
         wait_app_idle(page, 180_000)
         old = current_sig(page)
         t0 = time.perf_counter()
-        page.locator(".gv-canvas g.node", has_text="block3").first.click()  # expand conv2/block3
+        page.locator(".gv-canvas g.node", has_text="conv3").first.click()  # stage conv3 -> its blocks
         wait_new_sig(page, old)
         expand_s = time.perf_counter() - t0
+        wait_app_idle(page, 180_000)
+        old = current_sig(page)
+        page.locator(".gv-canvas g.node", has_text="block2").first.click()  # conv3/block2 -> its layers
+        wait_new_sig(page, old)
         wait_app_idle(page, 180_000)
         page.screenshot(path=str(ARTIFACTS / "bench-graph-mixed.png"))
         browser.close()

@@ -74,13 +74,14 @@ export default function(component) {
         minZoom: 0.02, maxZoom: 60, zoomScaleSensitivity: 0.3, dblClickZoomEnabled: false,
       });
       const sz = root._pz.getSizes();
-      if (sz.realZoom < 0.45) {  // fitting made it unreadable: start readable, at the graph's start
-        root._pz.zoom(root._pz.getZoom() * 0.75 / sz.realZoom);
-        const vp = svgEl.querySelector('.svg-pan-zoom_viewport').getBoundingClientRect();
-        const frame = svgEl.getBoundingClientRect();
-        const dx = vp.width < frame.width ? frame.left + (frame.width - vp.width) / 2 - vp.left : frame.left + 10 - vp.left;
-        const dy = vp.height < frame.height ? frame.top + (frame.height - vp.height) / 2 - vp.top : frame.top + 10 - vp.top;
-        root._pz.panBy({ x: dx, y: dy });
+      if (sz.realZoom < 0.7) {  // fitting made it unreadable: start readable, at the graph's start
+        root._pz.zoom(root._pz.getZoom() * 0.9 / sz.realZoom);
+        // svg-pan-zoom applies its matrix on the next frame: compute from its state, not the DOM.
+        const s2 = root._pz.getSizes(), rz = s2.realZoom;
+        const box = svgEl.querySelector('.svg-pan-zoom_viewport').getBBox();
+        const w = box.width * rz, h = box.height * rz;
+        root._pz.pan({ x: w < s2.width ? (s2.width - w) / 2 - box.x * rz : 10 - box.x * rz,
+                       y: h < s2.height ? (s2.height - h) / 2 - box.y * rz : 10 - box.y * rz });
       }
     }
   }
@@ -97,10 +98,12 @@ export default function(component) {
   if (first && root._pz && data.hits_sig !== root._hitsSig) {
     const sizes = root._pz.getSizes();
     if (sizes.realZoom < 0.9) root._pz.zoom(root._pz.getZoom() * 0.9 / sizes.realZoom);
-    const r = first.getBoundingClientRect();
-    const frame = canvas.querySelector('svg').getBoundingClientRect();
-    root._pz.panBy({ x: frame.left + frame.width / 2 - (r.left + r.width / 2),
-                     y: frame.top + frame.height / 2 - (r.top + r.height / 2) });
+    const s2 = root._pz.getSizes(), rz = s2.realZoom;
+    const vp = canvas.querySelector('.svg-pan-zoom_viewport');
+    const m = vp.getCTM().inverse().multiply(first.getCTM());  // node -> viewport coordinates
+    const bb = first.getBBox();
+    const pt = new DOMPoint(bb.x + bb.width / 2, bb.y + bb.height / 2).matrixTransform(m);
+    root._pz.pan({ x: s2.width / 2 - pt.x * rz, y: s2.height / 2 - pt.y * rz });
   }
   root._hitsSig = data.hits_sig;
 }
