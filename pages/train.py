@@ -75,7 +75,8 @@ with st.sidebar:
     optimizer = c1.selectbox("Optimizer", HP["optimizer"].spec.choices, key="train:optimizer")
     seed = c2.number_input("Seed", 0, 2**31 - 1, 0, key="train:seed")
     backend = st.selectbox("Backend", available_backends(), key="train:backend")
-    launch = st.button("Launch", icon=":material/rocket_launch:", type="primary", width="stretch", disabled=dataset is None)
+    launch = st.button("Launch", icon=":material/rocket_launch:", type="primary", width="stretch",
+                       disabled=dataset is None, key="train:launch")
 
 if launch:
     try:

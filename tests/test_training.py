@@ -181,6 +181,9 @@ def prepared_store(path: Path) -> int:
 def test_train_page_shows_a_finished_runs_curves(tmp_path, monkeypatch):
     monkeypatch.setenv("EXPLORER_STORE", str(tmp_path / "runs.sqlite"))
     monkeypatch.setenv("EXPLORER_WARM_WORKERS", "0")
+    # AppTest resets Streamlit's pages-directory flag before every run, so through_app() reruns each
+    # run and the rerun swallows button clicks; in a browser it reruns once per server at most.
+    monkeypatch.setattr("explorer.ui.nav.through_app", lambda: None)
     rid = prepared_store(tmp_path / "runs.sqlite")
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120).run()
     at.switch_page("pages/train.py").run()
@@ -197,6 +200,6 @@ def test_train_page_shows_a_finished_runs_curves(tmp_path, monkeypatch):
     assert list(table["id"]) == [rid] and list(table["status"]) == ["finished"]
     # A bad what-if change is refused with a sentence, and nothing is queued.
     at.sidebar.text_area[0].input("conv_layers=99").run()
-    at.sidebar.button[0].click().run()
+    at.sidebar.button(key="train:launch").click().run()
     assert any("conv_layers" in e.value for e in at.error)
     assert len(RunStore(tmp_path / "runs.sqlite").runs()) == 1

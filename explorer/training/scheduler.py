@@ -210,7 +210,7 @@ class Scheduler:
             if warm_pid is None:
                 proc = _CTX.Process(target=_cold_entry, args=(str(self.store.path), run_id, backend, gpu),
                                     name=f"explorer-run-{run_id}")
-                proc.start()
+                _start_detached(proc)
                 self._procs[proc.pid] = proc
                 from explorer.training.store import process_start_token
 
@@ -267,8 +267,21 @@ class Scheduler:
         for _ in range(self.warm - len(mine) - len(starting)):
             proc = _CTX.Process(target=_warm_entry, args=(str(self.store.path), "tensorflow", gpu, os.getpid()),
                                 name="explorer-warm")
-            proc.start()
+            _start_detached(proc)
             self._procs[proc.pid] = proc
+
+
+def _start_detached(proc) -> None:
+    """Start a worker that the caller's exit neither waits for nor kills.
+
+    ``multiprocessing`` joins every non-daemon child when the parent exits, which would hold an
+    app restart until its runs end; a worker is detached from that list instead (the store, not
+    the parent, tracks it, and :func:`pid_alive` reaps it once it has ended).
+    """
+    proc.start()
+    children = getattr(multiprocessing.process, "_children", None)
+    if isinstance(children, set):
+        children.discard(proc)
 
 
 def _cold_entry(store_path: str, run_id: int, backend: str, gpu: int | None) -> None:

@@ -34,6 +34,15 @@ def _log_to(path) -> None:
     os.close(fd)
 
 
+def _detach() -> None:
+    """Leave the terminal's process group: Ctrl-C on the app or the CLI must not kill a run
+    (the CLI asks it to stop instead), so runs outlive an app restart."""
+    try:
+        os.setsid()
+    except OSError:
+        pass
+
+
 def _setup(backend: str, gpu: int | None) -> tuple[str, dict[str, float]]:
     """Choose the backend and the GPU before Keras loads; returns (device, timings)."""
     t0 = time.time()
@@ -77,6 +86,7 @@ def cold_main(store_path: str, run_id: int, backend: str, gpu: int | None = None
     t_spawned = time.time()
     from explorer.training.store import RunStore, process_start_token
 
+    _detach()
     store = RunStore(store_path)
     _log_to(store.path.parent / "logs" / f"run-{run_id}.log")
     store.update(run_id, pid=os.getpid(), pid_start=process_start_token(os.getpid()))
@@ -90,6 +100,7 @@ def warm_main(store_path: str, backend: str, gpu: int | None, parent_pid: int) -
     t_spawned = time.time()
     from explorer.training.store import RunStore, process_start_token
 
+    _detach()
     store = RunStore(store_path)
     pid = os.getpid()
     _log_to(store.path.parent / "logs" / f"warm-{pid}.log")
