@@ -58,7 +58,7 @@ export default function(component) {
   const root = parentElement.querySelector('.gv-root');
   const canvas = root.querySelector('.gv-canvas');
   root.style.height = data.height + 'px';
-  root.style.background = data.dark ? '#0e1117' : '#ffffff';
+  root.style.background = 'transparent';  // the page's own background, light or dark
   root.querySelector('.gv-help').textContent = data.help;
   if (canvas.dataset.sig !== data.sig) {
     if (root._pz) { try { root._pz.destroy(); } catch (e) {} root._pz = null; }
@@ -74,8 +74,8 @@ export default function(component) {
         minZoom: 0.02, maxZoom: 60, zoomScaleSensitivity: 0.3, dblClickZoomEnabled: false,
       });
       const sz = root._pz.getSizes();
-      if (sz.realZoom < 0.7) {  // fitting made it unreadable: start readable, at the graph's start
-        root._pz.zoom(root._pz.getZoom() * 0.9 / sz.realZoom);
+      if (sz.realZoom < 0.85) {  // fitting made it small: start at 100%, at the graph's start (Reset fits)
+        root._pz.zoom(root._pz.getZoom() / sz.realZoom);
         // svg-pan-zoom applies its matrix on the next frame: compute from its state, not the DOM.
         const s2 = root._pz.getSizes(), rz = s2.realZoom;
         const box = svgEl.querySelector('.svg-pan-zoom_viewport').getBBox();
