@@ -120,7 +120,7 @@ class ViewOptions:
         if self.view not in VIEWS:
             raise ConfigError(f"view {self.view!r} is not known; choose one of {', '.join(VIEWS)}.")
         if self.depth is not None and self.depth < 1:
-            raise ConfigError(f"depth {self.depth} must be at least 1 (or None for every block).")
+            raise ConfigError(f"depth {self.depth} must be at least 1 (leave it out to show every block).")
         if self.rankdir not in RANKDIRS:
             raise ConfigError(f"rankdir {self.rankdir!r} is not known; choose TB or LR.")
 

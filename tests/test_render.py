@@ -33,6 +33,7 @@ from explorer.render import (
     default_view,
     expandable,
     have_dot,
+    layer_macs,
     layout,
     png_size,
     skip_kinds,
@@ -436,3 +437,49 @@ def test_build_page_graph_follows_the_config(app_url, page, artifacts):
     hits = page.locator(".gv-canvas g.node.gv-hit").count()
     assert hits == 1  # block1_pool (the second pool went with the removed conv layer)
     page.screenshot(path=str(artifacts / "graph-build-search.png"))
+
+
+# ------------------------------------------------------------------ the Build page in AppTest
+
+def _graphviz_dot(at) -> str:
+    (chart,) = at.get("graphviz_chart")
+    return chart.proto.spec
+
+
+def test_build_page_without_graphviz_falls_back_and_follows_the_config(monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    from explorer.ui.state import field_key
+
+    monkeypatch.setenv("EXPLORER_DOT", "no-such-graphviz-binary")
+    at = AppTest.from_file(str(ROOT / "pages" / "build.py"), default_timeout=120).run()
+    assert not at.exception
+    assert any("Install graphviz" in i.value for i in at.info)
+    before = _graphviz_dot(at)
+    assert before == to_dot(graph_of("mnist-cnn"), "layers", macs=layer_macs(graph_of("mnist-cnn")))
+    at.number_input(key=field_key("cnn", "mnist-cnn", "conv_layers")).set_value(2).run()
+    assert not at.exception
+    after = _graphviz_dot(at)
+    assert after != before and "block3_conv" in before and "block3_conv" not in after
+    at.text_input(key="graph:query:cnn:mnist-cnn").set_value("conv").run()
+    assert any("2 layer(s)" in c.value for c in at.caption)
+    assert any("Install graphviz" in c.value or "install graphviz" in c.value for c in at.caption)
+
+
+@needs_dot
+def test_build_page_with_graphviz_runs_the_viewer():
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(ROOT / "pages" / "build.py"), default_timeout=120).run()
+    assert not at.exception
+    assert not at.get("graphviz_chart"), "the pan/zoom viewer replaces st.graphviz_chart"
+    assert len(at.get("download_button")) == 3
+
+
+def test_cli_depth_shows_stages(capsys):
+    assert cli_main(["graph", "resnet20", "--depth", "1"]) == 0
+    nodes, _ = pydot_parse(capsys.readouterr().out)
+    assert sorted(n for n in nodes if n.startswith(BLOCK_PREFIX)) == [
+        BLOCK_PREFIX + b for b in ("head", "stage1", "stage2", "stage3", "stem")]
+    assert cli_main(["graph", "resnet20", "--depth", "0"]) == 2
+    assert "depth" in capsys.readouterr().err

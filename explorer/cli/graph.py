@@ -8,7 +8,7 @@ from pathlib import Path
 
 from explorer.cli.common import add_target_args, analyse_args
 from explorer.errors import ConfigError
-from explorer.render import RANKDIRS, layout, png_size, to_dot
+from explorer.render import RANKDIRS, ViewOptions, layout, png_size, to_dot
 
 VIEW_CHOICES = ("blocks", "layers", "mixed")
 
@@ -22,6 +22,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--expand", action="append", default=[], metavar="BLOCK",
                    help="block, block prefix or nested model to draw layer by layer (repeatable; implies mixed "
                         "in the block view)")
+    p.add_argument("--depth", type=int, metavar="N",
+                   help="block nodes show N levels of the block path (1: stages such as conv4); default: every block")
     p.add_argument("--rankdir", choices=RANKDIRS, default="TB", help="top to bottom (TB) or left to right (LR)")
     p.add_argument("--no-legend", action="store_true", help="leave out the colour legend")
     p.add_argument("-o", "--output", metavar="FILE", help="write FILE.dot, FILE.svg or FILE.png (default: DOT on stdout)")
@@ -39,7 +41,8 @@ def run(args: argparse.Namespace) -> int:
             raise ConfigError(f"output {args.output!r} must end in .dot, .svg or .png (the format comes from it).")
     view = "mixed" if args.view == "blocks" and args.expand else args.view
     a = analyse_args(args)
-    text = to_dot(a.graph, view, rankdir=args.rankdir, expand=args.expand, legend=not args.no_legend)
+    opts = ViewOptions(view, args.rankdir, tuple(args.expand), legend=not args.no_legend, depth=args.depth)
+    text = to_dot(a.graph, opts)
     if fmt == "dot":
         if not args.output:
             sys.stdout.write(text)

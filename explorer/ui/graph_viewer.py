@@ -241,14 +241,13 @@ def controls(graph: ModelGraph, state: MutableMapping, keys: dict[str, str]) -> 
     return GraphChoice(ViewOptions(view, rankdir, expand, depth=depth), query)
 
 
-def show(dot_text: str, hits: list[str], *, dark: bool, key: str, on_pick: Callable[[], None] | None,
+def show(dot_text: str, hits: list[str], *, key: str, on_pick: Callable[[], None] | None,
          height: int = 640) -> bool:
     """Draw the graph: an SVG pan/zoom viewer, or ``st.graphviz_chart`` without graphviz.
 
     Args:
         dot_text: the DOT source.
         hits: DOT node ids to highlight.
-        dark: the page uses a dark theme.
         key: the component's key (its ``picked`` trigger lands in ``st.session_state[key]``).
         on_pick: called when a node is clicked (read the trigger from the state).
         height: viewer height in pixels.
@@ -271,7 +270,6 @@ def show(dot_text: str, hits: list[str], *, dark: bool, key: str, on_pick: Calla
         "sig": signature(dot_text),
         "hits": hits,
         "hits_sig": "|".join(hits),
-        "dark": dark,
         "height": height,
         "help": "drag to pan · wheel to zoom · click a block to expand it",
     }
