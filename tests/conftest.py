@@ -49,6 +49,14 @@ def wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 120) -> None
     raise TimeoutError("streamlit did not become healthy")
 
 
+_SERVERS: list[int] = []
+
+
+def _last_server_pid() -> int:
+    """PID of the most recently started Streamlit server (for memory readings)."""
+    return _SERVERS[-1]
+
+
 @contextlib.contextmanager
 def streamlit_server(env: dict[str, str] | None = None):
     """Start ``streamlit run app.py`` on a free loopback port; yield its base URL."""
@@ -61,6 +69,7 @@ def streamlit_server(env: dict[str, str] | None = None):
          "--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"],
         cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})},
     )
+    _SERVERS.append(proc.pid)
     try:
         wait_healthy(url, proc)
         yield url

@@ -1,0 +1,90 @@
+"""Classroom load: N browser sessions open the Build page at once, each on another preset.
+
+Starts ``streamlit run app.py`` on a free loopback port, opens N Playwright contexts in one
+Debian Chromium at the same moment (bounded: N sessions, one page load each, a time limit),
+and measures for each the time until its page shows the preset's parameter count. Prints
+p50/p95/max page-ready times, how many sessions rendered, and the server's peak memory
+(VmHWM from /proc). Loopback only.
+
+Usage: python benchmarks/load.py [--sessions 30] [--timeout 300]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import explorer  # noqa: E402, F401
+from explorer.analysis import analyse  # noqa: E402
+from explorer.builders import PRESETS, resolve  # noqa: E402
+from tests.conftest import CHROMIUM, CHROMIUM_ARGS, streamlit_server  # noqa: E402
+
+
+def peak_rss_mb(pid: int) -> float:
+    """Peak resident memory of a process (VmHWM), in MB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+async def one_session(browser, url: str, preset: str, expected: str, timeout: float) -> tuple[str, float | None, str]:
+    ctx = await browser.new_context(viewport={"width": 1280, "height": 800})
+    page = await ctx.new_page()
+    t0 = time.perf_counter()
+    try:
+        await page.goto(f"{url}/build?preset={preset}", timeout=timeout * 1000)
+        await page.get_by_text(expected).first.wait_for(timeout=timeout * 1000)
+        ready = time.perf_counter() - t0
+        errors = await page.locator("[data-testid='stException']").count()
+        return preset, ready, "exception" if errors else "ok"
+    except Exception as exc:  # a timeout is a result here, not a crash
+        return preset, None, type(exc).__name__
+    finally:
+        await ctx.close()
+
+
+async def run(sessions: int, timeout: float) -> None:
+    from playwright.async_api import async_playwright
+
+    names = [list(PRESETS)[i % len(PRESETS)] for i in range(sessions)]
+    expected = {n: f"{analyse(resolve(n)).graph.total_params:,}" for n in set(names)}
+    with streamlit_server() as url:
+        from tests.conftest import _last_server_pid
+
+        pid = _last_server_pid()
+        base = peak_rss_mb(pid)
+        async with async_playwright() as pw:
+            browser = await pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+            t0 = time.perf_counter()
+            results = await asyncio.gather(*(one_session(browser, url, n, expected[n], timeout) for n in names))
+            wall = time.perf_counter() - t0
+            await browser.close()
+        peak = peak_rss_mb(pid)
+    times = sorted(r[1] for r in results if r[1] is not None)
+    ok = sum(1 for r in results if r[2] == "ok")
+    print(f"{sessions} sessions at once, {len(set(names))} different presets, wall {wall:.1f} s")
+    print(f"rendered: {ok}/{sessions}; failures: {[r for r in results if r[2] != 'ok']}")
+    if times:
+        p95 = times[min(len(times) - 1, round(0.95 * (len(times) - 1)))]
+        print(f"page ready: p50 {statistics.median(times):.1f} s, p95 {p95:.1f} s, max {times[-1]:.1f} s")
+    print(f"server memory: {base:.0f} MB after start, peak {peak:.0f} MB")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--sessions", type=int, default=30)
+    p.add_argument("--timeout", type=float, default=300.0)
+    a = p.parse_args()
+    asyncio.run(run(a.sessions, a.timeout))
+
+
+if __name__ == "__main__":
+    main()
