@@ -16,14 +16,15 @@ Limits: ``EXPLORER_MAX_RUNS`` (default one per GPU, else one), ``EXPLORER_SESSIO
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import shutil
 import signal
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from explorer.errors import ConfigError
@@ -33,7 +34,6 @@ from explorer.training.store import Run, RunStore, pid_alive
 CLAIM_TIMEOUT_S = 120.0  # a claimed run whose worker never reported its pid is given up after this
 DEFAULT_GRACE_S = 10.0
 WARM_START_WAIT_S = 60.0  # a queued run waits this long at most for a starting warm worker
-_CTX = multiprocessing.get_context("spawn")
 
 
 def gpu_count() -> int:
@@ -169,9 +169,8 @@ class Scheduler:
 
     # -- steps -------------------------------------------------------------------------------
     def _reap_children(self) -> None:
-        for pid, proc in list(self._procs.items()):
-            if not proc.is_alive():
-                proc.join(0)
+        for pid, (proc, _kind) in list(self._procs.items()):
+            if proc.poll() is not None:  # ended (and now reaped)
                 self._procs.pop(pid, None)
 
     def _mark_interrupted(self) -> None:
@@ -208,10 +207,8 @@ class Scheduler:
                 return started
             run_id, backend, gpu, warm_pid = claim
             if warm_pid is None:
-                proc = _CTX.Process(target=_cold_entry, args=(str(self.store.path), run_id, backend, gpu),
-                                    name=f"explorer-run-{run_id}")
-                _start_detached(proc)
-                self._procs[proc.pid] = proc
+                proc = _spawn(self.store, ["cold", str(run_id)], backend, gpu, f"run-{run_id}.log")
+                self._procs[proc.pid] = (proc, "cold")
                 from explorer.training.store import process_start_token
 
                 self.store.update(run_id, "running", pid=proc.pid, pid_start=process_start_token(proc.pid))
@@ -262,35 +259,37 @@ class Scheduler:
             return
         gpu = 0 if self.gpus else None
         mine = [w for w in self.store.workers() if w["pid"] in self._procs and w["state"] in ("starting", "idle")]
-        starting = [p for p, proc in self._procs.items() if proc.name.startswith("explorer-warm")
-                    and p not in {w["pid"] for w in self.store.workers()}]
+        registered = {w["pid"] for w in self.store.workers()}
+        starting = [p for p, (_proc, kind) in self._procs.items() if kind == "warm" and p not in registered]
         for _ in range(self.warm - len(mine) - len(starting)):
-            proc = _CTX.Process(target=_warm_entry, args=(str(self.store.path), "tensorflow", gpu, os.getpid()),
-                                name="explorer-warm")
-            _start_detached(proc)
-            self._procs[proc.pid] = proc
+            proc = _spawn(self.store, ["warm", str(os.getpid())], "tensorflow", gpu, f"warm-{time.time_ns()}.log")
+            self._procs[proc.pid] = (proc, "warm")
 
 
-def _start_detached(proc) -> None:
-    """Start a worker that the caller's exit neither waits for nor kills.
+def _spawn(store: RunStore, args: list[str], backend: str, gpu: int | None, log_name: str) -> subprocess.Popen:
+    """Start a worker: a fresh interpreter (``python -m explorer.training.worker``).
 
-    ``multiprocessing`` joins every non-daemon child when the parent exits, which would hold an
-    app restart until its runs end; a worker is detached from that list instead (the store, not
-    the parent, tracks it, and :func:`pid_alive` reaps it once it has ended).
+    The backend is chosen in the child's environment, so it is set before anything imports
+    Keras. (``multiprocessing``'s spawn start method would re-import the parent's main module in
+    the child; under Streamlit that is the page script, which imports Keras on the analysis
+    backend and would run page code in the worker.) The worker gets its own session: Ctrl-C on
+    the app or the CLI does not reach it, and the caller's exit neither waits for nor kills it.
+    Its output goes to ``logs/`` next to the store.
     """
-    proc.start()
-    children = getattr(multiprocessing.process, "_children", None)
-    if isinstance(children, set):
-        children.discard(proc)
-
-
-def _cold_entry(store_path: str, run_id: int, backend: str, gpu: int | None) -> None:
-    from explorer.training.worker import cold_main
-
-    cold_main(store_path, run_id, backend, gpu)
-
-
-def _warm_entry(store_path: str, backend: str, gpu: int | None, parent_pid: int) -> None:
-    from explorer.training.worker import warm_main
-
-    warm_main(store_path, backend, gpu, parent_pid)
+    root = str(Path(__file__).resolve().parents[2])
+    env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2"),
+           "PYTHONPATH": os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)}
+    if gpu is not None:
+        env["CUDA_VISIBLE_DEVICES"] = str(gpu)
+    logs = store.path.parent / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    log = open(logs / log_name, "ab")  # the child keeps its own copy of the descriptor
+    try:
+        return subprocess.Popen(
+            [sys.executable, "-m", "explorer.training.worker", *args, str(store.path), backend,
+             "" if gpu is None else str(gpu)],
+            env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            cwd=root,
+        )
+    finally:
+        log.close()

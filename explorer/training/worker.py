@@ -1,6 +1,8 @@
 """Worker processes: train one run on a real Keras backend and report to the store.
 
-Two entry points, both started with the ``spawn`` multiprocessing context by the scheduler:
+Two entry points, each run in a fresh interpreter that the scheduler starts
+(``python -m explorer.training.worker cold RUN_ID STORE BACKEND GPU`` or
+``... warm PARENT_PID STORE BACKEND GPU``) with ``KERAS_BACKEND`` already in its environment:
 
 * :func:`cold_main` trains one given run: it sets ``KERAS_BACKEND`` (and ``CUDA_VISIBLE_DEVICES``)
   *before* importing Keras, then trains and exits.
@@ -25,27 +27,12 @@ import traceback
 POLL_S = 0.02
 
 
-def _log_to(path) -> None:
-    """Send this process's stdout and stderr (TensorFlow's C++ logs included) to a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-    for std in (1, 2):
-        os.dup2(fd, std)
-    os.close(fd)
-
-
-def _detach() -> None:
-    """Leave the terminal's process group: Ctrl-C on the app or the CLI must not kill a run
-    (the CLI asks it to stop instead), so runs outlive an app restart."""
-    try:
-        os.setsid()
-    except OSError:
-        pass
-
-
 def _setup(backend: str, gpu: int | None) -> tuple[str, dict[str, float]]:
     """Choose the backend and the GPU before Keras loads; returns (device, timings)."""
     t0 = time.time()
+    if "keras" in sys.modules and sys.modules["keras"].backend.backend() != backend:
+        raise RuntimeError(f"Keras was imported with the {sys.modules['keras'].backend.backend()} backend "
+                           f"before the worker could choose {backend}.")
     os.environ["KERAS_BACKEND"] = backend
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     if gpu is not None:
@@ -86,9 +73,7 @@ def cold_main(store_path: str, run_id: int, backend: str, gpu: int | None = None
     t_spawned = time.time()
     from explorer.training.store import RunStore, process_start_token
 
-    _detach()
     store = RunStore(store_path)
-    _log_to(store.path.parent / "logs" / f"run-{run_id}.log")
     store.update(run_id, pid=os.getpid(), pid_start=process_start_token(os.getpid()))
     device, timings = _setup(backend, gpu)
     timings["worker_start"] = t_spawned
@@ -100,10 +85,8 @@ def warm_main(store_path: str, backend: str, gpu: int | None, parent_pid: int) -
     t_spawned = time.time()
     from explorer.training.store import RunStore, process_start_token
 
-    _detach()
     store = RunStore(store_path)
     pid = os.getpid()
-    _log_to(store.path.parent / "logs" / f"warm-{pid}.log")
     store.db.execute(
         "INSERT OR REPLACE INTO workers (pid, pid_start, backend, gpu, state, started) VALUES (?, ?, ?, ?, 'starting', ?)",
         (pid, process_start_token(pid), backend, gpu, t_spawned),
@@ -281,3 +264,17 @@ class _Augmented:
                 self.order = self.rng.permutation(len(x))
 
         return Batches()
+
+
+def main(argv: list[str]) -> None:
+    """Command-line entry: ``cold RUN_ID STORE BACKEND GPU`` or ``warm PARENT_PID STORE BACKEND GPU``."""
+    kind, ident, store_path, backend, gpu = argv
+    gpu_index = int(gpu) if gpu else None
+    if kind == "cold":
+        cold_main(store_path, int(ident), backend, gpu_index)
+    else:
+        warm_main(store_path, backend, gpu_index, int(ident))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
