@@ -10,6 +10,10 @@ Views:
         connections are coloured and dashed; nodes are coloured by layer type, with a legend.
     ``mixed``: the block view with chosen blocks (or block prefixes such as ``stage2``) expanded.
 
+``depth`` (:class:`ViewOptions`) collapses block nodes to the first levels of their path
+(``depth=1``: one node per stage such as ``conv4``, the readable default for DenseNet201's 105
+blocks); in the mixed view, expanding a stage shows its blocks and expanding a block its layers.
+
 Nested models are one node (a 3D box) unless their name is in ``expand``, which draws their
 own layers in a cluster. A shared layer is one node with one edge per call.
 
