@@ -57,7 +57,13 @@ with st.sidebar:
             path = store.path.parent / "uploads" / f"{hashlib.sha256(blob).hexdigest()[:16]}.npz"
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(blob)
-            dataset = str(path)
+            try:
+                d = datasets.load_npz(path)
+                dataset = str(path)
+                st.caption(f"{len(d.y_train):,} train / {len(d.y_test):,} test images, "
+                           f"{'x'.join(map(str, d.input_shape))}, {d.num_classes} classes")
+            except ExplorerError as exc:
+                st.error(str(exc).replace(path.name, up.name))
     with st.expander("Data options"):
         subset = st.number_input("Subset (images, 0 = all)", 0, 10_000_000, 0, step=500, key="train:subset")
         validation = st.radio("Validate on", ["split", "test"], horizontal=True, key="train:validation",
@@ -89,7 +95,7 @@ if launch:
                         optimizer=optimizer, learning_rate=float(lr), seed=int(seed), backend=backend),
         )
         run_id = sched.submit(req, session=ss[state.TRAIN_SESSION])
-        ss[state.TRAIN_SHOWN] = [run_id, *[r for r in ss.get(state.TRAIN_SHOWN, []) if r != run_id]][:4]
+        ss[state.TRAIN_SHOWN] = [run_id, *[r for r in ss.get(state.TRAIN_SHOWN) or [] if r != run_id]][:4]
     except ExplorerError as exc:
         st.error(str(exc))
 
@@ -98,10 +104,9 @@ if not runs:
     st.info("No runs yet: pick a dataset and press **Launch** in the sidebar.")
     st.stop()
 by_id = {r.id: r for r in runs}
-shown = [r for r in ss.get(state.TRAIN_SHOWN, []) if r in by_id] or [runs[0].id]
-shown = st.multiselect("Runs to show (overlay to compare)", list(by_id), default=shown, key="train:shown_widget",
+ss[state.TRAIN_SHOWN] = [r for r in ss.get(state.TRAIN_SHOWN) or [] if r in by_id] or [runs[0].id]
+shown = st.multiselect("Runs to show (overlay to compare)", list(by_id), key=state.TRAIN_SHOWN,
                        format_func=lambda i: f"#{i} {by_id[i].label}")
-ss[state.TRAIN_SHOWN] = shown
 smoothing = st.slider("Smoothing", 0.0, 0.95, 0.6, 0.05, key="train:smoothing")
 active = any(r.active for r in runs)
 
@@ -126,6 +131,8 @@ def live() -> None:
     c1, c2 = st.columns(2)
     c1.plotly_chart(curves_figure(pts, "loss", smoothing), key="train:loss", width="stretch")
     c2.plotly_chart(curves_figure(pts, "accuracy", smoothing), key="train:acc", width="stretch")
+    st.caption("Solid line: training (running mean of the epoch, smoothed) per step · dots: training per "
+               "epoch · dashed diamonds: validation per epoch.")
     st.dataframe([run_row(r) for r in store.runs(limit=200)], hide_index=True, width="stretch")
     if active and not any(r.active for r in store.runs(("queued", "running"), limit=1)):
         st.rerun(scope="app")  # the last run ended: refresh the downloads and stop polling

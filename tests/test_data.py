@@ -194,5 +194,7 @@ def test_smoothing_and_curves_figure():
                 "val_accuracy": 0.4})
     fig = curves_figure([("a", pts), ("b", pts[:3])], "loss", smoothing=0.5)
     names = [t.name for t in fig.data]
-    assert names == ["a · train (per step)", "a · train (per epoch)", "a · validation (per epoch)",
-                     "b · train (per step)"]
+    assert names == ["a", "a", "a", "b"]  # one legend entry per run when overlaying
+    assert [t.showlegend is not False for t in fig.data] == [True, False, False, True]
+    assert [t.name for t in curves_figure([("a", pts)], "accuracy").data] == [
+        "train (per step)", "train (per epoch)", "validation (per epoch)"]

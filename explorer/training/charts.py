@@ -2,7 +2,8 @@
 
 For every run: the training metric per logged batch (a line; Keras's running mean over the
 epoch, optionally smoothed), the training metric per epoch (markers) and the validation metric
-per epoch (dashed, diamonds). Several runs overlay in distinct colours: the what-if view.
+per epoch (dashed, diamonds). Several runs overlay in distinct colours, one legend entry per
+run: the what-if view.
 """
 
 from __future__ import annotations
@@ -59,28 +60,30 @@ def curves_figure(
     several = len(runs) > 1
     for i, (label, points) in enumerate(runs):
         color = PALETTE[i % len(PALETTE)]
-        prefix = f"{label} · " if several else ""
+        # One legend entry per run when overlaying (line styles explained in the caption/docstring).
+        names = ((label, label, label) if several
+                 else ("train (per step)", "train (per epoch)", "validation (per epoch)"))
         batch = [p for p in points if p["kind"] == "batch" and p.get(metric) is not None]
         epoch = [p for p in points if p["kind"] == "epoch"]
         if batch:
             fig.add_trace(go.Scatter(
                 x=[p["step"] for p in batch], y=smooth([p[metric] for p in batch], smoothing),
-                mode="lines", name=f"{prefix}train (per step)", line={"color": color, "width": 1.5},
+                mode="lines", name=names[0], line={"color": color, "width": 1.5},
                 legendgroup=str(i), hovertemplate="step %{x}<br>%{y:.4f}<extra></extra>",
             ))
         train_epoch = [p for p in epoch if p.get(metric) is not None]
         if train_epoch:
             fig.add_trace(go.Scatter(
                 x=[p["step"] for p in train_epoch], y=[p[metric] for p in train_epoch],
-                mode="markers", name=f"{prefix}train (per epoch)", marker={"color": color, "size": 8},
-                legendgroup=str(i), text=[f"epoch {p['epoch']}" for p in train_epoch],
+                mode="markers", name=names[1], marker={"color": color, "size": 8},
+                legendgroup=str(i), showlegend=not several, text=[f"epoch {p['epoch']}" for p in train_epoch],
                 hovertemplate="%{text}<br>%{y:.4f}<extra></extra>",
             ))
         val = [p for p in epoch if p.get(f"val_{metric}") is not None]
         if val:
             fig.add_trace(go.Scatter(
                 x=[p["step"] for p in val], y=[p[f"val_{metric}"] for p in val],
-                mode="lines+markers", name=f"{prefix}validation (per epoch)",
+                mode="lines+markers", name=names[2], showlegend=not several,
                 line={"color": color, "dash": "dash"}, marker={"color": color, "symbol": "diamond", "size": 9},
                 legendgroup=str(i), text=[f"epoch {p['epoch']}" for p in val],
                 hovertemplate="%{text}<br>%{y:.4f}<extra></extra>",
@@ -88,7 +91,8 @@ def curves_figure(
     title = {"loss": "Loss", "accuracy": "Accuracy"}.get(metric, metric)
     fig.update_layout(
         title=title, height=height, margin={"l": 50, "r": 20, "t": 40, "b": 40},
-        xaxis_title="step (batches)", yaxis_title=metric, legend={"orientation": "h", "y": -0.2},
+        xaxis_title="step (batches)", yaxis_title=metric,
+        legend={"orientation": "h", "y": -0.22, "yanchor": "top"},
         uirevision=metric,  # keep the user's zoom while the curves update
     )
     if metric == "accuracy":
