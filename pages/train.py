@@ -54,7 +54,8 @@ with st.sidebar:
         dataset = None
         if up is not None:
             blob = up.getvalue()
-            path = store.path.parent / "uploads" / f"{hashlib.sha256(blob).hexdigest()[:16]}.npz"
+            stem = "".join(c if c.isalnum() or c in "-_" else "_" for c in Path(up.name).stem)[:40]
+            path = store.path.parent / "uploads" / f"{stem}-{hashlib.sha256(blob).hexdigest()[:10]}.npz"
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(blob)
             try:
@@ -63,7 +64,7 @@ with st.sidebar:
                 st.caption(f"{len(d.y_train):,} train / {len(d.y_test):,} test images, "
                            f"{'x'.join(map(str, d.input_shape))}, {d.num_classes} classes")
             except ExplorerError as exc:
-                st.error(str(exc).replace(path.name, up.name))
+                st.error(str(exc).replace(path.name, up.name[:60]))
     with st.expander("Data options"):
         subset = st.number_input("Subset (images, 0 = all)", 0, 10_000_000, 0, step=500, key="train:subset")
         validation = st.radio("Validate on", ["split", "test"], horizontal=True, key="train:validation",
