@@ -9,6 +9,8 @@
 2. Launch latency: launch to the first curve point in the store, with a warm worker (backend
    already imported) and with a cold one, vs a plain script's process start to its first batch
    end. Goal: warm ratio <= 0.6.
+   Also the store callback's own cost, in one process (alternating fits with and without it),
+   which the machine's load disturbs far less than a comparison across processes.
 3. ``mnist-cnn`` trained 20 epochs on mnist-5k through a worker: its test accuracy.
 
 Usage: ``python benchmarks/train.py [--repeat R] [--epochs N] [--skip-latency] [--skip-long] [--json]``.
@@ -53,6 +55,24 @@ model = build_model(spec)
 model.compile(optimizer=keras.optimizers.Adam(hp.learning_rate), loss="sparse_categorical_crossentropy",
               metrics=["accuracy"])
 marks = {}
+if sys.argv[4] == "overhead":  # the store callback's own cost: same process, same model, alternating
+    from explorer.training.callback import StoreCallback
+    from explorer.training.store import RunStore
+    store = RunStore(os.environ["BENCH_STORE"])
+    rid = store.add_run("overhead", {})
+    n = len(prep.x_train)
+    steps = -(-n // hp.batch_size)
+    model.fit(prep.x_train, prep.y_train, batch_size=hp.batch_size, epochs=1, verbose=0)  # trace
+    res = {"plain": [], "callback": []}
+    for i in range(int(os.environ.get("BENCH_REPEAT", "4"))):
+        for mode in (("plain", "callback") if i % 2 == 0 else ("callback", "plain")):
+            cbs = [StoreCallback(store, rid, batch_size=hp.batch_size, train_size=n, steps_per_epoch=steps)] \
+                if mode == "callback" else []
+            t = time.perf_counter()
+            model.fit(prep.x_train, prep.y_train, batch_size=hp.batch_size, epochs=1, verbose=0, callbacks=cbs)
+            res[mode].append(n / (time.perf_counter() - t))
+    print("RESULT " + json.dumps(res))
+    sys.exit(0)
 class EpochClock(keras.callbacks.Callback):  # epoch ends only: batch dispatch stays as in a plain fit
     def on_epoch_end(self, epoch, logs=None):
         marks.setdefault("epochs", []).append(time.time())
@@ -72,10 +92,10 @@ print("RESULT " + json.dumps(marks))
 '''
 
 
-def plain(req: RunRequest, mode: str) -> dict:
+def plain(req: RunRequest, mode: str, **extra_env: str) -> dict:
     """Run the plain script in a fresh process; returns its time marks."""
     t0 = time.time()
-    env = {**os.environ, "KERAS_BACKEND": "tensorflow"}
+    env = {**os.environ, "KERAS_BACKEND": "tensorflow", **extra_env}
     p = subprocess.run([sys.executable, "-c", PLAIN, repr(t0), str(ROOT), json.dumps(req.to_dict()), mode],
                        capture_output=True, text=True, env=env, timeout=1800)
     line = [x for x in p.stdout.splitlines() if x.startswith("RESULT ")]
@@ -146,6 +166,15 @@ def main() -> int:
             print(f"{name:<12} {base_ips:>12.1f} {ips:>13.1f} {ips / base_ips:>7.3f}   "
                   f"(best of {args.repeat}; all: plain {', '.join(f'{v:.0f}' for v in plains)}; "
                   f"worker {', '.join(f'{v:.0f}' for v in workers)})", flush=True)
+
+        print(f"\n{'callback cost':<12} {'no callback':>12} {'store callback':>14} {'ratio':>7}   "
+              "(one process, same model, alternating 1-epoch fits; median)")
+        for name, req in cases.items():
+            res = plain(req, "overhead", BENCH_STORE=str(Path(tmp) / "overhead.sqlite"),
+                        BENCH_REPEAT=str(2 * args.repeat))
+            a, b = float(np.median(res["plain"])), float(np.median(res["callback"]))
+            out[f"{name}_callback_ratio"] = b / a
+            print(f"{name:<12} {a:>12.1f} {b:>14.1f} {b / a:>7.3f}", flush=True)
 
         if args.skip_latency:
             return _finish(out, args)
