@@ -57,7 +57,11 @@ def set_classes(page, value: int) -> float:
     box.fill(str(value))
     t0 = time.perf_counter()
     box.press("Enter")
-    wait_new_sig(page, old)
+    try:
+        wait_new_sig(page, old)
+    except Exception:
+        page.screenshot(path=str(ARTIFACTS / "bench-graph-timeout.png"))
+        raise
     return time.perf_counter() - t0
 
 
@@ -104,12 +108,12 @@ def main() -> int:
         wait_app_idle(page, 180_000)
         old = current_sig(page)
         t0 = time.perf_counter()
-        page.locator(".gv-canvas g.node", has_text="conv3").first.click()  # stage conv3 -> its blocks
+        page.locator(".gv-canvas g.node", has_text="conv3").first.dispatch_event("click")  # stage conv3 -> its blocks
         wait_new_sig(page, old)
         expand_s = time.perf_counter() - t0
         wait_app_idle(page, 180_000)
         old = current_sig(page)
-        page.locator(".gv-canvas g.node", has_text="block2").first.click()  # conv3/block2 -> its layers
+        page.locator(".gv-canvas g.node", has_text="block2").first.dispatch_event("click")  # conv3/block2 -> its layers
         wait_new_sig(page, old)
         wait_app_idle(page, 180_000)
         page.screenshot(path=str(ARTIFACTS / "bench-graph-mixed.png"))

@@ -73,7 +73,7 @@ matches = gv.search(g, choice.query)
 if choice.query.strip():
     st.caption(gv.describe_hits(g, matches))
 gv.show(
-    dot, gv.highlight_ids(g, matches, choice.options), key=keys["viewer"],
+    dot, gv.highlight_ids(g, matches, choice.options), key=keys["viewer"], focus=gv.focus_id(g, choice.options),
     on_pick=lambda: gv.toggle_pick(ss, (ss.get(keys["viewer"]) or {}).get("picked"), g, keys["view"], keys["expand"]),
 )
 gv.downloads(dot, f"{g.name}-{choice.options.view}", key=f"dl:{builder}:{preset}")

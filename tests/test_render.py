@@ -483,3 +483,22 @@ def test_cli_depth_shows_stages(capsys):
         BLOCK_PREFIX + b for b in ("head", "stage1", "stage2", "stage3", "stem")]
     assert cli_main(["graph", "resnet20", "--depth", "0"]) == 2
     assert "depth" in capsys.readouterr().err
+
+
+def test_picking_blocks_expands_and_collapses():
+    from explorer.ui import graph_viewer as gv
+
+    g = graph_of("densenet201")
+    state: dict = {"v": "blocks", "e": []}
+    gv.toggle_pick(state, BLOCK_PREFIX + "conv4", g, "v", "e")
+    assert state == {"v": "mixed", "e": ["conv4"]}
+    gv.toggle_pick(state, BLOCK_PREFIX + "conv4/block3", g, "v", "e")
+    assert state["e"] == ["conv4", "conv4/block3"]
+    opts = ViewOptions("mixed", expand=tuple(state["e"]), depth=1)
+    assert gv.focus_id(g, opts) == "conv4_block3_0_bn"
+    gv.toggle_pick(state, "conv4_block3_1_conv", g, "v", "e")  # a layer: collapse its deepest block
+    assert state["e"] == ["conv4"]
+    gv.toggle_pick(state, "no-such-node", g, "v", "e")
+    assert state["e"] == ["conv4"]
+    assert gv.highlight_ids(g, gv.search(g, "conv4_block3_1_conv"), ViewOptions("blocks", depth=1)) == [
+        BLOCK_PREFIX + "conv4"]

@@ -53,6 +53,25 @@ _CSS = """
 _HTML = '<div class="gv-root"><div class="gv-canvas"></div><div class="gv-help"></div></div>'
 
 _INIT_JS = """
+function centreOn(pz, canvas, node) {
+  // svg-pan-zoom applies its matrix on the next frame: compute from its state, not the DOM.
+  const sizes = pz.getSizes();
+  if (sizes.realZoom < 0.9) pz.zoom(pz.getZoom() * 0.9 / sizes.realZoom);
+  const s2 = pz.getSizes(), rz = s2.realZoom;
+  const vp = canvas.querySelector('.svg-pan-zoom_viewport');
+  const m = vp.getCTM().inverse().multiply(node.getCTM());  // node -> viewport coordinates
+  const bb = node.getBBox();
+  const pt = new DOMPoint(bb.x + bb.width / 2, bb.y + bb.height / 2).matrixTransform(m);
+  pz.pan({ x: s2.width / 2 - pt.x * rz, y: s2.height / 2 - pt.y * rz });
+}
+
+function nodeById(canvas, id) {
+  return [...canvas.querySelectorAll('g.node')].find((g) => {
+    const t = g.querySelector('title');
+    return t && t.textContent === id;
+  });
+}
+
 export default function(component) {
   const { data, parentElement, setTriggerValue } = component;
   const root = parentElement.querySelector('.gv-root');
@@ -73,8 +92,11 @@ export default function(component) {
         zoomEnabled: true, controlIconsEnabled: true, fit: true, center: true,
         minZoom: 0.02, maxZoom: 60, zoomScaleSensitivity: 0.3, dblClickZoomEnabled: false,
       });
+      const focus = data.focus ? nodeById(canvas, data.focus) : null;
       const sz = root._pz.getSizes();
-      if (sz.realZoom < 0.85) {  // fitting made it small: start at 100%, at the graph's start (Reset fits)
+      if (focus) {
+        centreOn(root._pz, canvas, focus);  // the block just expanded
+      } else if (sz.realZoom < 0.85) {  // fitting made it small: start at 100%, at the graph's start (Reset fits)
         root._pz.zoom(root._pz.getZoom() / sz.realZoom);
         // svg-pan-zoom applies its matrix on the next frame: compute from its state, not the DOM.
         const s2 = root._pz.getSizes(), rz = s2.realZoom;
@@ -95,16 +117,7 @@ export default function(component) {
     if (hit && !first) first = g;
     g.onclick = () => setTriggerValue('picked', id);
   });
-  if (first && root._pz && data.hits_sig !== root._hitsSig) {
-    const sizes = root._pz.getSizes();
-    if (sizes.realZoom < 0.9) root._pz.zoom(root._pz.getZoom() * 0.9 / sizes.realZoom);
-    const s2 = root._pz.getSizes(), rz = s2.realZoom;
-    const vp = canvas.querySelector('.svg-pan-zoom_viewport');
-    const m = vp.getCTM().inverse().multiply(first.getCTM());  // node -> viewport coordinates
-    const bb = first.getBBox();
-    const pt = new DOMPoint(bb.x + bb.width / 2, bb.y + bb.height / 2).matrixTransform(m);
-    root._pz.pan({ x: s2.width / 2 - pt.x * rz, y: s2.height / 2 - pt.y * rz });
-  }
+  if (first && root._pz && data.hits_sig !== root._hitsSig) centreOn(root._pz, canvas, first);
   root._hitsSig = data.hits_sig;
 }
 """
@@ -148,6 +161,18 @@ def highlight_ids(graph: ModelGraph, matches: list[str], opts: ViewOptions) -> l
     """DOT node ids to highlight for matching layers: the layer, or the block that holds it."""
     shown = display_ids(graph, opts)
     return list(dict.fromkeys(shown[m] for m in matches if m in shown))
+
+
+def focus_id(graph: ModelGraph, opts: ViewOptions) -> str | None:
+    """The DOT node to centre on: the first shown node of the most recently expanded block (mixed view)."""
+    if opts.view != "mixed" or not opts.expand:
+        return None
+    last = opts.expand[-1]
+    shown = display_ids(graph, opts)
+    for n in graph.nodes:
+        if n.block == last or n.block.startswith(last + "/") or n.id == last:
+            return shown[n.id]
+    return None
 
 
 def toggle_pick(state: MutableMapping, picked: str | None, graph: ModelGraph, view_key: str, expand_key: str) -> None:
@@ -242,7 +267,7 @@ def controls(graph: ModelGraph, state: MutableMapping, keys: dict[str, str]) -> 
 
 
 def show(dot_text: str, hits: list[str], *, key: str, on_pick: Callable[[], None] | None,
-         height: int = 640) -> bool:
+         focus: str | None = None, height: int = 640) -> bool:
     """Draw the graph: an SVG pan/zoom viewer, or ``st.graphviz_chart`` without graphviz.
 
     Args:
@@ -250,6 +275,7 @@ def show(dot_text: str, hits: list[str], *, key: str, on_pick: Callable[[], None
         hits: DOT node ids to highlight.
         key: the component's key (its ``picked`` trigger lands in ``st.session_state[key]``).
         on_pick: called when a node is clicked (read the trigger from the state).
+        focus: a DOT node id to centre a new drawing on (else the graph's start is shown).
         height: viewer height in pixels.
 
     Returns:
@@ -270,6 +296,7 @@ def show(dot_text: str, hits: list[str], *, key: str, on_pick: Callable[[], None
         "sig": signature(dot_text),
         "hits": hits,
         "hits_sig": "|".join(hits),
+        "focus": focus,
         "height": height,
         "help": "drag to pan · wheel to zoom · click a block to expand it",
     }
