@@ -32,6 +32,15 @@ store = sched.store
 HP = {f.name: f for f in fields_of(Hyperparams)}
 UPLOAD = "upload an .npz..."
 
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def describe_npz(path: str) -> str:
+    """Validate a user dataset once per file (raises DataError) and describe it in one line."""
+    d = datasets.load_npz(path)
+    return (f"{len(d.y_train):,} train / {len(d.y_test):,} test images, "
+            f"{'x'.join(map(str, d.input_shape))}, {d.num_classes} classes")
+
+
 st.title(":material/model_training: Train")
 spec = ss.get(getattr(state, "SPEC", ""), None) or resolve(ss[state.BUILDER], ss[state.PRESET])
 with st.sidebar:
@@ -56,13 +65,12 @@ with st.sidebar:
             blob = up.getvalue()
             stem = "".join(c if c.isalnum() or c in "-_" else "_" for c in Path(up.name).stem)[:40]
             path = store.path.parent / "uploads" / f"{stem}-{hashlib.sha256(blob).hexdigest()[:10]}.npz"
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(blob)
+            if not path.exists():
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_bytes(blob)
             try:
-                d = datasets.load_npz(path)
+                st.caption(describe_npz(str(path)))
                 dataset = str(path)
-                st.caption(f"{len(d.y_train):,} train / {len(d.y_test):,} test images, "
-                           f"{'x'.join(map(str, d.input_shape))}, {d.num_classes} classes")
             except ExplorerError as exc:
                 st.error(str(exc).replace(path.name, up.name[:60]))
     with st.expander("Data options"):
@@ -78,7 +86,7 @@ with st.sidebar:
     max_seconds = c2.number_input("Time budget (s)", 0, 86400, 0, key="train:max_seconds",
                                   help=HP["max_seconds"].spec.help)
     batch_size = c1.number_input("Batch size", 1, 8192, 64, key="train:batch_size")
-    lr = c2.number_input("Learning rate", 1e-7, 1e6, 1e-3, format="%g", key="train:lr")
+    lr = c2.number_input("Learning rate", 1e-7, 1e6, 1e-3, step=1e-4, format="%g", key="train:lr")
     optimizer = c1.selectbox("Optimizer", HP["optimizer"].spec.choices, key="train:optimizer")
     seed = c2.number_input("Seed", 0, 2**31 - 1, 0, key="train:seed")
     backend = st.selectbox("Backend", available_backends(), key="train:backend")
