@@ -6,7 +6,6 @@ from explorer.analysis import analyse
 from explorer.builders import REGISTRY, get_builder, get_preset, presets_of, resolve
 from explorer.config import make_config
 from explorer.errors import ExplorerError
-from explorer.render import layer_macs, to_dot
 from explorer.summary import block_rows, format_shape
 from explorer.ui import graph_viewer as gv
 from explorer.ui import state
@@ -37,15 +36,21 @@ with st.sidebar:
     st.subheader("Config")
     overrides, form_errors = config_form(builder, preset, cls, base)
 
-st.title(f"🧱 {preset or builder}")
+head, links = st.columns([3, 2], vertical_alignment="bottom")
+head.title(preset or builder)
 if preset:
-    st.caption(get_preset(preset).description)
+    head.caption(get_preset(preset).description)
+with links:
+    c1, c2, c3 = st.columns(3)
+    c1.page_link("pages/budget.py", label="Budget", icon=":material/pie_chart:")
+    c2.page_link("pages/code.py", label="Code", icon=":material/code:")
+    c3.page_link("pages/present.py", label="Present", icon=":material/co_present:")
 
 for msg in form_errors:
     st.error(msg)
 try:
     spec = resolve(builder, preset, overrides)
-    ss[state.SPEC] = spec  # read by the Budget and Compare pages
+    ss[state.SPEC] = spec  # read by the Budget, Compare, Code, Present and Train pages
     with st.spinner("Analysing the architecture..."):
         a = analyse(spec)
 except ExplorerError as exc:
@@ -62,21 +67,7 @@ if overrides:
     st.caption("Changed from the preset: " + ", ".join(f"`{k}={v}`" for k, v in overrides.items()))
 
 st.subheader("Graph")
-keys = gv.keys_for(f"{builder}:{preset}")
-choice = gv.controls(g, ss, keys)
-try:
-    dot = to_dot(g, choice.options, macs=layer_macs(g))
-except ExplorerError as exc:
-    st.error(str(exc))
-    st.stop()
-matches = gv.search(g, choice.query)
-if choice.query.strip():
-    st.caption(gv.describe_hits(g, matches))
-gv.show(
-    dot, gv.highlight_ids(g, matches, choice.options), key=keys["viewer"], focus=gv.focus_id(g, choice.options),
-    on_pick=lambda: gv.toggle_pick(ss, (ss.get(keys["viewer"]) or {}).get("picked"), g, keys["view"], keys["expand"]),
-)
-gv.downloads(dot, f"{g.name}-{choice.options.view}", key=f"dl:{builder}:{preset}")
+gv.section(g, ss, f"{builder}:{preset}")
 
 tab_blocks, tab_layers = st.tabs(["Blocks", "Layers"])
 with tab_blocks:

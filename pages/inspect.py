@@ -11,7 +11,6 @@ from explorer.analysis import analyse_file
 from explorer.budget import block_table, budget, human
 from explorer.errors import ExplorerError
 from explorer.model_io import max_model_bytes, store_upload
-from explorer.render import layer_macs, to_dot
 from explorer.ui import graph_viewer as gv
 from explorer.ui.access import unlocked
 from explorer.ui.nav import through_app
@@ -51,21 +50,7 @@ c3.metric("MACs", human(b.total.macs), help=f"{b.total.macs:,} multiply-accumula
 c4.metric("Layers", f"{len(g.nodes):,}")
 st.caption(f"Blocks found by: {g.grouping}.")
 
-keys = gv.keys_for(f"upload:{path.stem}")
-choice = gv.controls(g, ss, keys)
-try:
-    dot = to_dot(g, choice.options, macs=layer_macs(g))
-except ExplorerError as exc:
-    st.error(str(exc))
-    st.stop()
-matches = gv.search(g, choice.query)
-if choice.query.strip():
-    st.caption(gv.describe_hits(g, matches))
-gv.show(
-    dot, gv.highlight_ids(g, matches, choice.options), dark=st.context.theme.type == "dark", key=keys["viewer"],
-    on_pick=lambda: gv.toggle_pick(ss, (ss.get(keys["viewer"]) or {}).get("picked"), g, keys["view"], keys["expand"]),
-)
-gv.downloads(dot, f"{g.name}-{choice.options.view}", key=f"dl:upload:{path.stem}")
+gv.section(g, ss, f"upload:{path.stem}")
 
 left, right = st.columns(2)
 left.plotly_chart(charts.hierarchy(b, "params"), width="stretch", key="inspect:hier")

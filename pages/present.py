@@ -77,4 +77,4 @@ except ExplorerError as exc:
     st.error(str(exc))
     st.stop()
 with graph_col:
-    gv.show(dot, [], dark=False, key=f"present:viewer:{by}", on_pick=None, height=430)
+    gv.show(dot, [], key=f"present:viewer:{by}", on_pick=None, height=430)

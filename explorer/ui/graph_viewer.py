@@ -29,8 +29,10 @@ from explorer.render import (
     display_ids,
     expandable,
     have_dot,
+    layer_macs,
     max_depth,
     svg,
+    to_dot,
 )
 
 ASSETS = Path(__file__).resolve().parents[2] / "assets" / "svg-pan-zoom"
@@ -337,3 +339,29 @@ def describe_hits(graph: ModelGraph, matches: list[str]) -> str:
 def signature(dot_text: str) -> str:
     """A short hash of the DOT text (the viewer's ``data-sig``)."""
     return hashlib.sha1(dot_text.encode()).hexdigest()[:16]
+
+
+def section(graph: ModelGraph, state: MutableMapping, scope: str) -> None:
+    """The whole graph panel: view controls, the drawing with search and click-to-expand, downloads.
+
+    Args:
+        graph: the model's graph.
+        state: the session state (widget values live there).
+        scope: names this architecture's widgets (each architecture keeps its own view).
+    """
+    keys = keys_for(scope)
+    choice = controls(graph, state, keys)
+    try:
+        dot = to_dot(graph, choice.options, macs=layer_macs(graph))
+    except ExplorerError as exc:
+        st.error(str(exc))
+        return
+    matches = search(graph, choice.query)
+    if choice.query.strip():
+        st.caption(describe_hits(graph, matches))
+    show(
+        dot, highlight_ids(graph, matches, choice.options), key=keys["viewer"], focus=focus_id(graph, choice.options),
+        on_pick=lambda: toggle_pick(state, (state.get(keys["viewer"]) or {}).get("picked"), graph,
+                                    keys["view"], keys["expand"]),
+    )
+    downloads(dot, f"{graph.name}-{choice.options.view}", key=f"dl:{scope}")
