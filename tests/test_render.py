@@ -452,7 +452,7 @@ def test_build_page_without_graphviz_falls_back_and_follows_the_config(monkeypat
     from explorer.ui.state import field_key
 
     monkeypatch.setenv("EXPLORER_DOT", "no-such-graphviz-binary")
-    at = AppTest.from_file(str(ROOT / "pages" / "build.py"), default_timeout=120).run()
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120).run().switch_page("pages/build.py").run()
     assert not at.exception
     assert any("Install graphviz" in i.value for i in at.info)
     before = _graphviz_dot(at)
@@ -470,7 +470,7 @@ def test_build_page_without_graphviz_falls_back_and_follows_the_config(monkeypat
 def test_build_page_with_graphviz_runs_the_viewer():
     from streamlit.testing.v1 import AppTest
 
-    at = AppTest.from_file(str(ROOT / "pages" / "build.py"), default_timeout=120).run()
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120).run().switch_page("pages/build.py").run()
     assert not at.exception
     assert not at.get("graphviz_chart"), "the pan/zoom viewer replaces st.graphviz_chart"
     assert len(at.get("download_button")) == 3
