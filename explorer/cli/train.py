@@ -92,11 +92,11 @@ def run(args: argparse.Namespace) -> int:
         if key == last[0]:
             return
         last[0] = key
-        if r.status == "running" and r.step:
+        if r.step:  # the latest progress (also once more when the run ends between two polls)
             ips = f"{r.images_per_s:,.0f} img/s" if r.images_per_s else ""
             total = f"/{r.epochs}" if r.epochs else ""
             say(f"  epoch {r.epoch}{total} step {r.step}/{r.steps_per_epoch} {ips} on {r.device}\n")
-        elif r.status != "running" or r.step is None:
+        if r.status != "running" or r.step is None:
             say(f"  {r.status}\n")
 
     try:

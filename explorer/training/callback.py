@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections import deque
 
 import keras
 
@@ -42,6 +43,8 @@ class StoreCallback(keras.callbacks.Callback):
         self.batch_size, self.train_size, self.steps = batch_size, train_size, steps_per_epoch
         self.max_seconds, self.every, self.every_s = max_seconds, every, every_s
         self.reason: str | None = None  # "stop" | "budget" | "nan"
+        self.batch_ends: deque[float] = deque(maxlen=512)  # wall times of recent batch ends
+        self.batches_after_stop: int | None = None  # batches that ended after the stop request
         self.nan_at: tuple[int, int] | None = None
         self.first_point_time: float | None = None
         self.global_step = 0
@@ -65,6 +68,7 @@ class StoreCallback(keras.callbacks.Callback):
         now = time.perf_counter()
         self.global_step += 1
         self.t_batch_end = now
+        self.batch_ends.append(time.time())
         self.epoch_seen = min(self.train_size, (batch + 1) * self.batch_size)
         self.epoch_batches = batch + 1
         loss = logs.get("loss")
@@ -72,8 +76,9 @@ class StoreCallback(keras.callbacks.Callback):
             self.reason = "nan"
             self.nan_at = (self.epoch + 1, batch + 1)
             self.model.stop_training = True
-        elif self.store.stop_requested(self.run_id):
+        elif (asked := self.store.stop_requested(self.run_id)) is not None:
             self.reason = "stop"
+            self.batches_after_stop = sum(1 for t in self.batch_ends if t >= asked)
             self.model.stop_training = True
         elif self.max_seconds and now - self.t0 >= self.max_seconds:
             self.reason = "budget"

@@ -265,10 +265,10 @@ class RunStore:
                 (now, run_id),
             ).rowcount > 0
 
-    def stop_requested(self, run_id: int) -> bool:
-        """Whether a stop was asked for (checked by the worker every batch)."""
+    def stop_requested(self, run_id: int) -> float | None:
+        """When a stop was asked for (a Unix time), or None (checked by the worker every batch)."""
         row = self.db.execute("SELECT stop_requested FROM runs WHERE id = ?", (run_id,)).fetchone()
-        return bool(row and row[0])
+        return row[0] if row and row[0] else None
 
     def delete(self, run_id: int) -> None:
         """Delete a finished run, its points and its model file."""

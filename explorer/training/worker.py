@@ -219,6 +219,8 @@ def _train(store, run, timings):
     final["epochs_done"] = cb.epoch + 1 if hasattr(cb, "last_epoch_logs") else 0
     final["steps_done"] = cb.global_step
     final["train_seconds"] = time.perf_counter() - cb.t0
+    if cb.batches_after_stop is not None:
+        final["batches_after_stop"] = cb.batches_after_stop
     if cb.reason == "nan":
         e, s = cb.nan_at
         return ("failed", f"the loss became NaN (not a number) at epoch {e}, batch {s}; "
