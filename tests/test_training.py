@@ -201,9 +201,6 @@ def prepared_store(path: Path) -> int:
 def test_train_page_shows_a_finished_runs_curves(tmp_path, monkeypatch):
     monkeypatch.setenv("EXPLORER_STORE", str(tmp_path / "runs.sqlite"))
     monkeypatch.setenv("EXPLORER_WARM_WORKERS", "0")
-    # AppTest resets Streamlit's pages-directory flag before every run, so through_app() reruns each
-    # run and the rerun swallows button clicks; in a browser it reruns once per server at most.
-    monkeypatch.setattr("explorer.ui.nav.through_app", lambda: None)
     rid = prepared_store(tmp_path / "runs.sqlite")
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120).run()
     at.switch_page("pages/train.py").run()
