@@ -10,6 +10,7 @@ from pathlib import Path
 
 import streamlit as st
 
+from explorer import access
 from explorer import data as datasets
 from explorer.builders import get_builder, resolve
 from explorer.config import fields_of, make_config, parse_assignments
@@ -20,6 +21,7 @@ from explorer.training.request import Hyperparams, RunRequest, available_backend
 from explorer.training.service import start_service
 from explorer.training.store import store_path
 from explorer.ui import state
+from explorer.ui.access import UNLOCKED, unlocked
 from explorer.ui.nav import through_app
 
 through_app()
@@ -58,7 +60,10 @@ with st.sidebar:
     choice = st.selectbox("Dataset", [*datasets.DATASETS, UPLOAD], key="train:dataset",
                           format_func=lambda n: n if n == UPLOAD else f"{n} — {datasets.DATASETS[n].description}")
     dataset = choice
-    if choice == UPLOAD:
+    if choice == UPLOAD and not access.check(access.expected_passcode(st.secrets), ss.get(UNLOCKED)):
+        st.caption("Uploads need the class passcode (below).")
+        dataset = None
+    elif choice == UPLOAD:
         up = st.file_uploader("x_train, y_train, x_test, y_test", type=["npz"], key="train:upload")
         dataset = None
         if up is not None:
@@ -90,8 +95,9 @@ with st.sidebar:
     optimizer = c1.selectbox("Optimizer", HP["optimizer"].spec.choices, key="train:optimizer")
     seed = c2.number_input("Seed", 0, 2**31 - 1, 0, key="train:seed")
     backend = st.selectbox("Backend", available_backends(), key="train:backend")
-    launch = st.button("Launch", icon=":material/rocket_launch:", type="primary", width="stretch",
-                       disabled=dataset is None, key="train:launch")
+    allowed = unlocked(ss, "launch runs and upload data")
+    launch = allowed and st.button("Launch", icon=":material/rocket_launch:", type="primary", width="stretch",
+                                   disabled=dataset is None, key="train:launch")
 
 if launch:
     try:

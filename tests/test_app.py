@@ -67,3 +67,16 @@ def test_passcode_guards_uploads(monkeypatch):
     at.text_input[0].set_value("owl")
     at.button[0].click().run()
     assert not at.exception and at.get("file_uploader")
+
+
+def test_passcode_guards_training_launches(monkeypatch, tmp_path):
+    monkeypatch.setenv("EXPLORER_PASSCODE", "owl")
+    monkeypatch.setenv("EXPLORER_STORE", str(tmp_path / "runs.sqlite"))
+    monkeypatch.setenv("EXPLORER_WARM_WORKERS", "0")
+    at = app().switch_page("pages/train.py").run()
+    assert not at.exception
+    assert not [b for b in at.button if b.label == "Launch"]
+    at.text_input[0].set_value("owl")
+    next(b for b in at.button if b.label == "Unlock").click().run()
+    assert not at.exception
+    assert [b for b in at.button if b.label == "Launch"]
