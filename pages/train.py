@@ -29,7 +29,11 @@ through_app()
 state.init(st.session_state)
 ss = st.session_state
 ss.setdefault(state.TRAIN_SESSION, uuid.uuid4().hex)
-sched = st.cache_resource(start_service)(str(store_path()))
+try:
+    sched = st.cache_resource(start_service)(str(store_path()))
+except ExplorerError as exc:  # e.g. the store's folder is not writable
+    st.error(str(exc))
+    st.stop()
 store = sched.store
 HP = {f.name: f for f in fields_of(Hyperparams)}
 UPLOAD = "upload an .npz..."

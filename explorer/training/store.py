@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from explorer.errors import DataError
+
 DEFAULT_STORE = os.path.join("runs", "runs.sqlite")
 STATUSES = ("queued", "running", "finished", "stopped", "failed", "interrupted")
 ACTIVE = ("queued", "running")
@@ -169,10 +171,17 @@ class RunStore:
             path: the SQLite file; see :func:`store_path` for the default.
         """
         self.path = store_path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self.models_dir = self.path.parent / "models"
         self._local = threading.local()
-        self.db.executescript(_SCHEMA)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.db.executescript(_SCHEMA)
+        except (OSError, sqlite3.Error) as exc:
+            reason = getattr(exc, "strerror", None) or " ".join(str(exc).split())[:200]
+            raise DataError(
+                f"the run store {self.path} cannot be opened for writing ({reason}); "
+                "set EXPLORER_STORE (or --store) to a writable file."
+            ) from None
 
     # -- connections -------------------------------------------------------------------------
     @property

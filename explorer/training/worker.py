@@ -18,6 +18,7 @@ a NaN loss, a data error, an exception).
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import sys
@@ -229,9 +230,16 @@ def _train(store, run, timings):
         test_loss, test_acc = model.evaluate(feed(prep.x_test), prep.y_test, batch_size=max(hp.batch_size, 256),
                                              verbose=0)
         final["test_loss"], final["test_accuracy"] = float(test_loss), float(test_acc)
-    store.models_dir.mkdir(parents=True, exist_ok=True)
     path = str(store.models_dir / f"run-{run.id}.keras")
-    model.save(path)
+    try:
+        store.models_dir.mkdir(parents=True, exist_ok=True)
+        model.save(path)
+    except OSError as exc:  # disk full, read-only or missing folder: keep the metrics, say why
+        with contextlib.suppress(OSError):
+            os.remove(path)
+        reason = exc.strerror or " ".join(str(exc).split())[:200]
+        return ("failed", f"the run trained, but its model could not be saved to {path} ({reason}); "
+                "its metrics are kept. Free some disk space or point EXPLORER_STORE elsewhere.", final, None, cb)
     status = "stopped" if cb.reason == "stop" else "finished"
     error = "stopped at the user's request" if status == "stopped" else None
     if cb.reason == "budget":

@@ -1,0 +1,129 @@
+"""Faults: each ends with a clear status and message, nothing already written is lost.
+
+Covered elsewhere: kill -9 of a worker, a worker that ignores Stop, a NaN loss (test_training.py).
+Here: a worker whose data vanished, a model that cannot be saved (a failing write standing in
+for a full disk), an app restart while a run trains, and a store that cannot be written.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from explorer.data import DataOptions
+from explorer.errors import DataError
+from explorer.training import Hyperparams, RunRequest, RunStore, Scheduler
+
+ROOT = Path(__file__).resolve().parent.parent
+DEADLINE_S = 240
+TINY = {"conv_layers": 1, "filters": 4}
+
+
+def request(dataset: str = "mnist-5k", epochs: int = 1, subset: int = 64) -> RunRequest:
+    return RunRequest("cnn", None, dict(TINY), dataset, DataOptions(subset=subset), Hyperparams(epochs=epochs, batch_size=32))
+
+
+def wait_final(sched: Scheduler, run_id: int):
+    deadline = time.monotonic() + DEADLINE_S
+    while time.monotonic() < deadline:
+        sched.advance()
+        run = sched.store.get(run_id)
+        if run.status in ("finished", "stopped", "failed", "interrupted"):
+            return run
+        time.sleep(0.2)
+    raise AssertionError(f"run {run_id} did not end")
+
+
+def test_a_worker_whose_data_vanished_fails_with_the_reason(tmp_path):
+    data = tmp_path / "mine.npz"
+    rng = np.random.default_rng(0)
+    np.savez(data, x_train=rng.integers(0, 255, (64, 28, 28), dtype=np.uint8), y_train=rng.integers(0, 10, 64),
+             x_test=rng.integers(0, 255, (16, 28, 28), dtype=np.uint8), y_test=rng.integers(0, 10, 16))
+    store = RunStore(tmp_path / "runs.sqlite")
+    sched = Scheduler(store, warm=0)
+    rid = sched.submit(request(str(data)))
+    data.unlink()  # gone before the worker reads it
+    run = wait_final(sched, rid)
+    assert run.status == "failed"
+    assert "mine.npz" in run.error and "\n" not in run.error
+    sched.shutdown()
+
+
+def test_a_model_that_cannot_be_saved_fails_but_keeps_its_metrics(tmp_path):
+    store = RunStore(tmp_path / "runs.sqlite")
+    store.models_dir.write_text("a file where the models folder should be")  # every save fails
+    sched = Scheduler(store, warm=0)
+    rid = sched.submit(request(epochs=2))
+    run = wait_final(sched, rid)
+    assert run.status == "failed"
+    assert "could not be saved" in run.error and "metrics are kept" in run.error
+    assert len(store.points(rid, "epoch")) == 2 and store.points(rid, "batch")
+    assert run.final.get("epochs_done") == 2
+    sched.shutdown()
+
+
+def test_an_app_restart_while_a_run_trains_loses_nothing(tmp_path):
+    store_path = tmp_path / "runs.sqlite"
+    first = Scheduler(RunStore(store_path), warm=0)
+    rid = first.submit(request(epochs=3, subset=256))
+    deadline = time.monotonic() + DEADLINE_S
+    while not first.store.points(rid, "batch"):
+        assert time.monotonic() < deadline, "no points"
+        first.advance()
+        time.sleep(0.2)
+    points_before = len(first.store.points(rid))
+    del first  # the app process goes away; the worker lives in its own session
+    second = Scheduler(RunStore(store_path), warm=0)  # the restarted app
+    run = wait_final(second, rid)
+    assert run.status == "finished", run.error
+    assert len(second.store.points(rid)) >= points_before
+    assert len(second.store.points(rid, "epoch")) == 3
+    second.shutdown()
+
+
+def test_an_unwritable_store_is_one_clear_error(tmp_path, monkeypatch):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("x")
+    bad = blocker / "runs.sqlite"
+    with pytest.raises(DataError, match="cannot be opened for writing"):
+        RunStore(bad)
+    r = subprocess.run([sys.executable, "-m", "explorer", "runs", "--store", str(bad)], cwd=ROOT,
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and "EXPLORER_STORE" in r.stderr
+    monkeypatch.setenv("EXPLORER_STORE", str(bad))
+    monkeypatch.setenv("EXPLORER_WARM_WORKERS", "0")
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120).run().switch_page("pages/train.py").run()
+    assert not at.exception
+    assert any("cannot be opened for writing" in e.value for e in at.error)
+    # the rest of the app keeps working
+    at.switch_page("pages/build.py").run()
+    assert not at.exception and at.metric[0].value == "80,266"
+
+
+def test_thirty_launches_at_once_queue_and_all_end(tmp_path):
+    store = RunStore(tmp_path / "runs.sqlite")
+    sched = Scheduler(store, warm=0, max_running=2, session_limit=100)
+    ids = [sched.submit(request(epochs=1, subset=32), session=f"student{i % 30}") for i in range(30)]
+    assert len(set(ids)) == 30
+    deadline = time.monotonic() + 900
+    most = 0
+    while True:
+        sched.advance()
+        runs = [store.get(i) for i in ids]
+        most = max(most, sum(r.status == "running" for r in runs))
+        if all(r.status in ("finished", "failed", "stopped", "interrupted") for r in runs):
+            break
+        assert time.monotonic() < deadline, [r.status for r in runs]
+        time.sleep(0.2)
+    assert [r.status for r in runs] == ["finished"] * 30
+    assert most <= 2
+    assert len(store.runs(limit=100)) == 30  # none lost or duplicated
+    claimed = [r.claimed for r in runs]
+    assert claimed == sorted(claimed)  # taken from the queue first in, first out
+    sched.shutdown()
