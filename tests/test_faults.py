@@ -127,3 +127,25 @@ def test_thirty_launches_at_once_queue_and_all_end(tmp_path):
     claimed = [r.claimed for r in runs]
     assert claimed == sorted(claimed)  # taken from the queue first in, first out
     sched.shutdown()
+
+
+def test_retention_forgets_old_runs_and_caps_models(tmp_path):
+    store = RunStore(tmp_path / "runs.sqlite")
+    store.models_dir.mkdir(parents=True)
+    now = 1_000_000_000.0
+    ids = []
+    for age_days in (30, 10, 2, 1, 0):
+        rid = store.add_run(f"run {age_days}", {"builder": "cnn"})
+        model = store.models_dir / f"run-{rid}.keras"
+        model.write_bytes(b"model")
+        store.update(rid, status="finished", ended=now - age_days * 86400, model_path=str(model))
+        store.add_points(rid, [{"kind": "epoch", "step": 1, "epoch": 0, "elapsed": 1.0, "loss": 1.0}])
+        ids.append(rid)
+    assert store.prune(keep_days=7, max_models=2, now=now) == {"runs": 2, "models": 1}
+    left = {r.id: r for r in store.runs()}
+    assert sorted(left) == ids[2:]
+    assert [left[i].model_path is not None for i in ids[2:]] == [False, True, True]
+    assert not (store.models_dir / f"run-{ids[0]}.keras").exists()
+    assert not (store.models_dir / f"run-{ids[2]}.keras").exists()
+    assert all(store.points(i) for i in ids[2:])  # metrics stay
+    assert store.prune(now=now) == {"runs": 0, "models": 0}  # nothing set: keep everything

@@ -4,7 +4,8 @@ The thread advances the queue every half second whether or not a page is open, s
 start, dead workers are marked interrupted and ignored stops are enforced. Settings come from the
 environment: ``EXPLORER_STORE``, ``EXPLORER_MAX_RUNS``, ``EXPLORER_SESSION_RUNS``,
 ``EXPLORER_WARM_WORKERS`` (default 1: after the first launch, one worker with TensorFlow
-already imported waits for the next run).
+already imported waits for the next run), and the retention settings ``EXPLORER_KEEP_DAYS`` and
+``EXPLORER_MAX_MODELS`` (applied every ten minutes, see :meth:`RunStore.prune`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ import time
 
 from explorer.training.scheduler import Scheduler
 from explorer.training.store import RunStore
+
+PRUNE_EVERY_S = 600.0
 
 
 def start_service(store_path: str | None = None, interval: float = 0.5, warm: int | None = None) -> Scheduler:
@@ -36,9 +39,13 @@ def start_service(store_path: str | None = None, interval: float = 0.5, warm: in
     sched = Scheduler(RunStore(store_path), warm=warm)
 
     def loop() -> None:
+        last_prune = 0.0
         while True:
             try:
                 sched.advance()
+                if time.monotonic() - last_prune > PRUNE_EVERY_S:  # retention (EXPLORER_KEEP_DAYS, _MAX_MODELS)
+                    sched.store.prune()
+                    last_prune = time.monotonic()
             except Exception:
                 pass
             time.sleep(interval)

@@ -84,6 +84,15 @@ CREATE TABLE IF NOT EXISTS workers (
 """
 
 
+def _env_float(name: str) -> float | None:
+    """A non-negative number from the environment, or None when unset or not a number."""
+    try:
+        value = float(os.environ.get(name, ""))
+    except ValueError:
+        return None
+    return value if value >= 0 else None
+
+
 def store_path(path: str | os.PathLike | None = None) -> Path:
     """The store file: ``path``, else ``$EXPLORER_STORE``, else ``./runs/runs.sqlite``."""
     return Path(path or os.environ.get("EXPLORER_STORE") or DEFAULT_STORE).expanduser().resolve()
@@ -278,6 +287,39 @@ class RunStore:
         """When a stop was asked for (a Unix time), or None (checked by the worker every batch)."""
         row = self.db.execute("SELECT stop_requested FROM runs WHERE id = ?", (run_id,)).fetchone()
         return row[0] if row and row[0] else None
+
+    def prune(self, keep_days: float | None = None, max_models: int | None = None, now: float | None = None) -> dict[str, int]:
+        """Apply the retention settings: forget old runs, cap the stored models.
+
+        Args:
+            keep_days: delete ended runs (their points and model) that ended more than this many
+                days ago (default ``EXPLORER_KEEP_DAYS``; unset: keep all).
+            max_models: keep at most this many trained ``.keras`` files, the newest (default
+                ``EXPLORER_MAX_MODELS``; unset: no cap). Older runs keep their metrics.
+            now: the current time (for tests).
+
+        Returns:
+            ``{"runs": deleted runs, "models": deleted model files}``.
+        """
+        keep_days = _env_float("EXPLORER_KEEP_DAYS") if keep_days is None else keep_days
+        max_models = _env_float("EXPLORER_MAX_MODELS") if max_models is None else max_models
+        now = time.time() if now is None else now
+        deleted = {"runs": 0, "models": 0}
+        ended = [r for r in self.runs(limit=1_000_000) if not r.active and r.status != "queued"]
+        if keep_days is not None:
+            for r in ended:
+                if r.ended and now - r.ended > keep_days * 86400:
+                    self.delete(r.id)
+                    deleted["runs"] += 1
+            ended = [r for r in ended if self.get(r.id) is not None]
+        if max_models is not None:
+            with_models = sorted((r for r in ended if r.model_path), key=lambda r: r.ended or 0, reverse=True)
+            for r in with_models[int(max_models):]:
+                if os.path.exists(r.model_path):
+                    os.remove(r.model_path)
+                self.update(r.id, model_path=None)
+                deleted["models"] += 1
+        return deleted
 
     def delete(self, run_id: int) -> None:
         """Delete a finished run, its points and its model file."""
