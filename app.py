@@ -6,7 +6,7 @@ Pages live in ``pages/``; they are thin and call the ``explorer`` package.
 import streamlit as st
 
 import explorer  # noqa: F401  (picks the light analysis backend before Keras loads)
-from explorer.ui import links
+from explorer.ui import links, nav
 
 st.set_page_config(page_title="Architecture Explorer", page_icon=":material/explore:", layout="wide")
 
@@ -24,5 +24,6 @@ PAGES = [
 for message in links.restore_once(st.session_state, st.query_params):  # a shared link, on first load
     st.warning(message, icon=":material/link_off:")
 page = st.navigation(PAGES)
-page.run()
+with nav.inside_app():
+    page.run()
 links.sync(st.session_state, st.query_params, page.url_path)  # keep the URL shareable

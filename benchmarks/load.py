@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import os
 import statistics
 import sys
 import time
@@ -24,7 +26,14 @@ sys.path.insert(0, str(ROOT))
 import explorer  # noqa: E402, F401
 from explorer.analysis import analyse  # noqa: E402
 from explorer.builders import PRESETS, resolve  # noqa: E402
-from tests.conftest import CHROMIUM, CHROMIUM_ARGS, streamlit_server  # noqa: E402
+from tests.conftest import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, streamlit_server  # noqa: E402
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process (and its waited-for children) used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = sum(int(x) for x in fields[11:15])  # utime, stime, cutime, cstime
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def peak_rss_mb(pid: int) -> float:
@@ -46,6 +55,9 @@ async def one_session(browser, url: str, preset: str, expected: str, timeout: fl
         errors = await page.locator("[data-testid='stException']").count()
         return preset, ready, "exception" if errors else "ok"
     except Exception as exc:  # a timeout is a result here, not a crash
+        with contextlib.suppress(Exception):
+            ARTIFACTS.mkdir(exist_ok=True)
+            await page.screenshot(path=str(ARTIFACTS / f"load-failed-{preset}.png"))
         return preset, None, type(exc).__name__
     finally:
         await ctx.close()
@@ -68,6 +80,7 @@ async def run(sessions: int, timeout: float) -> None:
             wall = time.perf_counter() - t0
             await browser.close()
         peak = peak_rss_mb(pid)
+        server_cpu = cpu_seconds(pid)
     times = sorted(r[1] for r in results if r[1] is not None)
     ok = sum(1 for r in results if r[2] == "ok")
     print(f"{sessions} sessions at once, {len(set(names))} different presets, wall {wall:.1f} s")
@@ -75,7 +88,8 @@ async def run(sessions: int, timeout: float) -> None:
     if times:
         p95 = times[min(len(times) - 1, round(0.95 * (len(times) - 1)))]
         print(f"page ready: p50 {statistics.median(times):.1f} s, p95 {p95:.1f} s, max {times[-1]:.1f} s")
-    print(f"server memory: {base:.0f} MB after start, peak {peak:.0f} MB")
+    print(f"server memory: {base:.0f} MB after start, peak {peak:.0f} MB; server CPU {server_cpu:.0f} s "
+          f"of {wall:.0f} s wall on {os.cpu_count()} cores (the rest is mostly the {sessions} browser tabs)")
 
 
 def main() -> None:
