@@ -145,7 +145,7 @@ def resolve(target: str, preset: str | None = None, overrides: dict[str, Any] | 
     return Spec(builder.name, cfg, preset)
 
 
-_BUILD_LOCK = threading.Lock()
+_BUILD_LOCK = threading.RLock()  # also taken by keras.backend.clear_session (explorer.backend)
 
 
 @contextlib.contextmanager
