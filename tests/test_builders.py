@@ -191,3 +191,34 @@ def test_saved_model_keeps_its_blocks(tmp_path):
 def test_layer_names_use_only_safe_characters():
     g = analyse(resolve("densenet-bc-100-12")).graph
     assert all(re.fullmatch(r"[A-Za-z0-9_]+", n.id) for n in g.nodes)
+
+
+def test_builds_survive_clear_session_from_other_threads():
+    """Streamlit calls keras.backend.clear_session() after every script run of every session."""
+    import threading
+
+    import keras
+
+    errors, done = [], threading.Event()
+
+    def clearer():
+        while not done.is_set():
+            keras.backend.clear_session()
+
+    def builder(name):
+        try:
+            for _ in range(2):
+                build_model(resolve(name), weights=False)
+        except Exception as exc:  # the race showed as "The name ... is used 2 times in the model"
+            errors.append(f"{name}: {exc}")
+
+    threads = [threading.Thread(target=clearer) for _ in range(2)]
+    threads += [threading.Thread(target=builder, args=(n,)) for n in ("resnet50v2", "densenet121", "resnet20")]
+    for t in threads:
+        t.start()
+    for t in threads[2:]:
+        t.join()
+    done.set()
+    for t in threads[:2]:
+        t.join()
+    assert errors == []
