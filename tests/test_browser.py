@@ -112,3 +112,33 @@ def test_presentation_mode_on_a_projector(browser, app_url, artifacts):
     no_exception(page)
     page.screenshot(path=str(artifacts / "present-1280x720.png"))
     ctx.close()
+
+
+def test_a_tiny_run_shows_a_growing_curve_and_stop_stops_it(page, app_url, artifacts):
+    page.goto(f"{app_url}/train?builder=cnn&conv_layers=1&filters=4")
+    page.get_by_role("button", name="Launch").wait_for(timeout=90_000)
+    wait_app_idle(page)
+    epochs = page.get_by_label("Epochs", exact=True)
+    epochs.fill("500")
+    epochs.press("Enter")
+    wait_app_idle(page)
+    page.get_by_role("button", name="Launch").click()
+    page.get_by_text("`running`").or_(page.get_by_text("running")).first.wait_for(timeout=120_000)
+
+    def step() -> int:
+        text = page.locator("[data-testid='stMetric']").filter(has_text="Step").first.inner_text()
+        return int(text.split("\n")[-1].split("/")[0].replace(",", "") or 0)
+
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('[data-testid=\"stMetric\"]')]"
+        ".some(m => m.innerText.includes('Step') && !/\\n0\\//.test(m.innerText))", timeout=180_000)
+    first = step()
+    page.wait_for_timeout(3000)
+    assert step() > first  # the live view keeps moving
+    assert page.locator(".js-plotly-plot .scatterlayer .trace").count() >= 1
+    no_exception(page)
+    page.screenshot(path=str(artifacts / "train-live.png"))
+    page.get_by_role("button", name="Stop").click()
+    page.get_by_text("stopped", exact=False).first.wait_for(timeout=120_000)
+    no_exception(page)
+    page.screenshot(path=str(artifacts / "train-stopped.png"))
