@@ -109,3 +109,26 @@ def test_cli_summary_exits_0_or_2_with_one_line(target, sets, capsys):
         assert len(err.strip().splitlines()) == 1 and err.startswith("error: ")
     else:
         assert '"total_params"' in out
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(shape_text=TEXT, params=st.dictionaries(st.sampled_from(["builder", "preset", "depth", "view", "growth_rate",
+                                                                "input_shape", "reveal", "x" * 70]),
+                                               TEXT, max_size=4))
+def test_the_app_shows_errors_not_exceptions_for_any_form_text_or_link(shape_text, params):
+    from pathlib import Path
+
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(Path(__file__).resolve().parent.parent / "app.py"), default_timeout=120)
+    for k, v in params.items():
+        at.query_params[k] = v
+    at.run()
+    assert not at.exception
+    at.switch_page("pages/build.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    box = [t for t in at.sidebar.text_input if t.key and t.key.endswith(":input_shape")]
+    if box:
+        box[0].set_value(shape_text[:200]).run()
+        assert not at.exception, [e.value for e in at.exception]
+        assert at.error or at.metric  # either a message or the analysed model
