@@ -55,7 +55,7 @@ from functools import cached_property
 from typing import Any
 
 from explorer.errors import ConfigError
-from explorer.graph import Call, ModelGraph, Node, Shape
+from explorer.graph import Call, ModelGraph, Node, Shape, format_shape
 
 # Bytes per element of the dtypes offered for activation memory.
 DTYPES: dict[str, int] = {
@@ -500,7 +500,7 @@ def block_table(b: Budget, depth: int | None = None, hierarchy: bool = False) ->
             "FLOPs": r.flops,
             "activations": r.activations,
             "activation bytes": b.activation_bytes(r.activations),
-            "output": _fmt_shape(r.output_shape),
+            "output": format_shape(r.output_shape),
         }
         for r in rows
     ]
@@ -523,14 +523,7 @@ def layer_table(b: Budget, path: str = "") -> list[dict[str, Any]]:
             "FLOPs": la.flops,
             "activations": la.activations,
             "activation bytes": b.activation_bytes(la.activations),
-            "output": _fmt_shape(la.output_shape),
+            "output": format_shape(la.output_shape),
         }
         for la in b.layers_in(path)
     ]
-
-
-def _fmt_shape(shape: Shape | None) -> str:
-    if not shape:
-        return "-"
-    dims = shape[1:] if shape[0] is None else shape
-    return "x".join(str(d) for d in dims) or "scalar"

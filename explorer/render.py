@@ -34,7 +34,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from explorer.errors import ConfigError, GraphError
-from explorer.graph import INPUT_BLOCK, ModelGraph, Node, Shape
+from explorer.graph import INPUT_BLOCK, ModelGraph, Node, format_shape
 
 VIEWS = ("blocks", "layers", "mixed")
 RANKDIRS = ("TB", "LR")
@@ -199,14 +199,6 @@ def layer_macs(graph: ModelGraph) -> dict[str, int] | None:
 def block_id(path: str) -> str:
     """DOT node id of a block."""
     return BLOCK_PREFIX + path
-
-
-def format_shape(shape: Shape | None) -> str:
-    """``(None, 32, 32, 16)`` -> ``32x32x16``."""
-    if not shape:
-        return "-"
-    dims = [str(d) for d in shape[1:]] if shape[0] is None else [str(d) for d in shape]
-    return "x".join(dims) or "scalar"
 
 
 def format_count(n: int) -> str:

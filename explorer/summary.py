@@ -13,7 +13,7 @@ from typing import Any
 from explorer.budget import DEFAULT_DTYPE, Budget, budget, human
 from explorer.config import config_to_dict
 from explorer.errors import ConfigError
-from explorer.graph import ModelGraph, Shape
+from explorer.graph import ModelGraph, Shape, format_shape
 
 
 @dataclass(frozen=True)
@@ -128,14 +128,6 @@ def summary_dict(
             for r in b.partition(check_depth(depth))
         ],
     }
-
-
-def format_shape(shape: Shape | None) -> str:
-    """``(None, 32, 32, 16)`` -> ``32x32x16``."""
-    if not shape:
-        return "-"
-    dims = [str(d) for d in shape[1:]] if shape[0] is None else [str(d) for d in shape]
-    return "x".join(dims) or "scalar"
 
 
 def summary_text(

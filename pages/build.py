@@ -6,7 +6,8 @@ from explorer.analysis import analyse
 from explorer.builders import REGISTRY, get_builder, get_preset, presets_of, resolve
 from explorer.config import make_config
 from explorer.errors import ExplorerError
-from explorer.summary import block_rows, format_shape
+from explorer.graph import format_shape
+from explorer.summary import block_rows
 from explorer.ui import graph_viewer as gv
 from explorer.ui import state
 from explorer.ui.config_form import config_form
