@@ -48,7 +48,7 @@ def describe_npz(path: str) -> str:
 
 
 st.title(":material/model_training: Train")
-spec = ss.get(getattr(state, "SPEC", ""), None) or resolve(ss[state.BUILDER], ss[state.PRESET])
+spec = state.current_spec(ss)
 with st.sidebar:
     st.subheader("Model")
     st.caption(f"From the Build page: **{spec.preset or spec.builder}** (`{spec.builder}`)")
