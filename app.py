@@ -6,8 +6,10 @@ Pages live in ``pages/``; they are thin and call the ``explorer`` package.
 import streamlit as st
 
 import explorer  # noqa: F401  (picks the light analysis backend before Keras loads)
+from explorer import keras_compat
 from explorer.ui import links, nav
 
+keras_compat.guard_clear_session()  # Streamlit clears Keras's session after every run: not mid-build
 st.set_page_config(page_title="Architecture Explorer", page_icon=":material/explore:", layout="wide")
 
 PAGES = [

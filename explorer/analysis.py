@@ -8,7 +8,7 @@ from __future__ import annotations
 import functools
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from explorer.builders import Spec, build_model, resolve
@@ -21,16 +21,19 @@ class Analysis:
     """An analysed architecture.
 
     Attributes:
-        label: what the user asked for (a preset, a builder, or a file name).
+        label: what the user asked for: the Spec's label, or the model file's name.
         spec: the resolved builder config, or None for a model file.
         graph: the model's graph.
         seconds: time to build and extract (not counting the cache).
+        model: the weightless Keras model the graph was read from (for code generation);
+            None for a model file. Shapes only: it cannot be run, trained or saved.
     """
 
     label: str
     spec: Spec | None
     graph: ModelGraph
     seconds: float
+    model: Any = field(default=None, repr=False, compare=False)
 
 
 @functools.lru_cache(maxsize=32)
@@ -39,8 +42,7 @@ def analyse(spec: Spec) -> Analysis:
     t0 = time.perf_counter()
     model = build_model(spec, weights=False)
     graph = extract(model)
-    label = spec.preset or spec.builder
-    return Analysis(label, spec, graph, time.perf_counter() - t0)
+    return Analysis(spec.label, spec, graph, time.perf_counter() - t0, model)
 
 
 @functools.lru_cache(maxsize=8)

@@ -54,8 +54,10 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
+from explorer.blockpath import cut
 from explorer.errors import ConfigError
-from explorer.graph import Call, ModelGraph, Node, Shape, format_shape
+from explorer.fmt import format_shape
+from explorer.graph import Call, ModelGraph, Node, Shape
 
 # Bytes per element of the dtypes offered for activation memory.
 DTYPES: dict[str, int] = {
@@ -320,13 +322,6 @@ def _aggregate(path: str, layers: list[LayerBudget]) -> BlockBudget:
     )
 
 
-def cut(path: str, depth: int | None) -> str:
-    """A block path cut to its first ``depth`` parts (``None`` keeps it whole)."""
-    if depth is None:
-        return path
-    return "/".join(path.split("/")[:depth])
-
-
 @dataclass(frozen=True)
 class Budget:
     """The budget of a model: per-layer stats and the settings for activation memory.
@@ -468,14 +463,6 @@ def budget(graph: ModelGraph, batch_size: int = 1, dtype: str = DEFAULT_DTYPE) -
             )
         )
     return Budget(graph.name, tuple(layers), graph.total_params, batch_size, dtype)
-
-
-def human(n: float, unit: str = "") -> str:
-    """``1234567`` -> ``1.23M`` (K, M, G, T); for bytes pass ``unit="B"`` (``4.2 MB``)."""
-    for factor, suffix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "K")):
-        if abs(n) >= factor:
-            return f"{n / factor:.3g}{suffix}{unit}" if not unit else f"{n / factor:.3g} {suffix}{unit}"
-    return f"{n:g}{(' ' + unit) if unit else ''}"
 
 
 def block_table(b: Budget, depth: int | None = None, hierarchy: bool = False) -> list[dict[str, Any]]:

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import plotly.graph_objects as go
 
-from explorer.budget import Budget, human
+from explorer.budget import Budget
 from explorer.compare import Comparison
+from explorer.fmt import human
 
 ROOT_ID = "(model)"
 LABELS = {

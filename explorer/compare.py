@@ -14,7 +14,7 @@ from typing import Any
 from explorer.analysis import Analysis, analyse, analyse_target
 from explorer.budget import DEFAULT_DTYPE, BlockBudget, Budget, budget
 from explorer.builders import Spec, get_builder
-from explorer.config import config_to_dict, make_config, parse_assignments
+from explorer.config import config_to_dict, parse_assignments
 from explorer.errors import ExplorerError
 from explorer.summary import check_depth
 
@@ -115,13 +115,6 @@ def compare_budgets(a: Budget, b: Budget, label_a: str = "A", label_b: str = "B"
     return Comparison(label_a, label_b, a, b, depth, tuple(blocks))
 
 
-def describe(target: str, preset: str | None = None, overrides: dict[str, Any] | None = None) -> str:
-    """A short label: ``resnet20`` or ``densenet-bc-100-12 growth_rate=24``."""
-    parts = [target] + ([f"preset={preset}"] if preset else [])
-    parts += [f"{k}={','.join(map(str, v)) if isinstance(v, tuple) else v}" for k, v in (overrides or {}).items()]
-    return " ".join(parts)
-
-
 def compare_targets(
     target_a: str,
     target_b: str,
@@ -147,7 +140,7 @@ def compare_targets(
     ana_b = analyse_target(target_b, preset_b, overrides_b)
     c = compare_budgets(
         budget(ana_a.graph, batch_size, dtype), budget(ana_b.graph, batch_size, dtype),
-        describe(target_a, preset_a, overrides_a), describe(target_b, preset_b, overrides_b), depth,
+        ana_a.label, ana_b.label, depth,
     )
     return c, ana_a, ana_b
 
@@ -227,7 +220,7 @@ def apply_tweaks(spec: Spec, text: str) -> tuple[Spec, dict[str, Any]]:
         return spec, {}
     cls = get_builder(spec.builder).config_cls
     overrides = parse_assignments(cls, tokens)
-    return Spec(spec.builder, make_config(cls, spec.config, **overrides), spec.preset), overrides
+    return spec.with_changes(**overrides), overrides
 
 
 def compare_specs(

@@ -232,6 +232,7 @@ def parse_assignments(cls: type, assignments: list[str]) -> dict[str, Any]:
     return out
 
 
-def config_to_dict(cfg: Any) -> dict[str, Any]:
-    """A JSON-ready dict of a config (tuples become lists)."""
-    return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(cfg).items()}
+def config_to_dict(cfg: Any, only: list[str] | None = None) -> dict[str, Any]:
+    """A JSON-ready dict of a config (tuples become lists), optionally of some fields only."""
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(cfg).items()
+            if only is None or k in only}

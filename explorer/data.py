@@ -438,8 +438,7 @@ def adapt_spec(spec: Any, input_shape: tuple[int, ...], num_classes: int) -> Any
     Raises:
         ConfigError: when the architecture cannot take this input (too small, wrong channels).
     """
-    from explorer.builders import Spec, get_builder
-    from explorer.config import make_config
+    from explorer.builders import get_builder
 
     cls = get_builder(spec.builder).config_cls
     fields = {f.name for f in dataclasses.fields(cls)}
@@ -451,8 +450,7 @@ def adapt_spec(spec: Any, input_shape: tuple[int, ...], num_classes: int) -> Any
     if not changes:
         return spec
     try:
-        cfg = make_config(cls, spec.config, **changes)
+        return spec.with_changes(**changes)
     except ConfigError as exc:
         shape = "x".join(str(d) for d in input_shape)
-        raise ConfigError(f"{spec.preset or spec.builder} cannot train on {shape} images: {exc}") from None
-    return Spec(spec.builder, cfg, spec.preset)
+        raise ConfigError(f"{spec.label} cannot train on {shape} images: {exc}") from None

@@ -37,14 +37,6 @@ _CONFIG_KEYS = (
 )
 
 
-def format_shape(shape: Shape | None) -> str:
-    """``(None, 32, 32, 16)`` -> ``32x32x16`` (the batch dimension dropped)."""
-    if not shape:
-        return "-"
-    dims = shape[1:] if shape[0] is None else shape
-    return "x".join(str(d) for d in dims) or "scalar"
-
-
 @dataclass(frozen=True)
 class Call:
     """One call of a layer: the shapes that went in and came out (batch dim is None)."""

@@ -15,6 +15,7 @@ from typing import Any
 from explorer.builders import PRESETS, REGISTRY, get_builder, resolve
 from explorer.config import fields_of, parse_value
 from explorer.errors import ConfigError
+from explorer.spec import Spec
 
 VIEW_KEYS = ("view", "dir", "expand", "reveal")
 MAX_VALUE = 200  # characters; longer values are refused
@@ -30,22 +31,15 @@ class LinkState:
     view: dict[str, str] = field(default_factory=dict)
     messages: list[str] = field(default_factory=list)
 
-
-def _text(v: Any) -> str:
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, tuple):
-        return ",".join(str(x) for x in v)
-    return str(v)
+    @property
+    def spec(self) -> Spec | None:
+        """The architecture the link asks for (already validated), or None."""
+        return Spec(self.builder, self.preset, self.overrides) if self.builder else None
 
 
-def encode(builder: str, preset: str | None, overrides: Mapping[str, Any], view: Mapping[str, str] | None = None) -> dict[str, str]:
-    """Query parameters for an architecture (only fields that differ from the preset)."""
-    params = {"builder": builder}
-    if preset:
-        params["preset"] = preset
-    for k, v in overrides.items():
-        params[k] = _text(v)
+def encode(spec: Spec, view: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Query parameters for an architecture (only fields that differ from the preset) and its view."""
+    params = spec.to_query()
     for k, v in (view or {}).items():
         if v not in (None, ""):
             params[k] = str(v)

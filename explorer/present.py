@@ -9,12 +9,13 @@ from __future__ import annotations
 import dataclasses
 import re
 
+from explorer import blockpath
 from explorer.graph import ModelGraph
 
 
 def stages(graph: ModelGraph) -> list[str]:
     """The units the build-up reveals: top-level blocks (``stage2``), in order of appearance."""
-    return list(dict.fromkeys(n.block.split("/", 1)[0] for n in graph.nodes))
+    return list(dict.fromkeys(blockpath.stage(n.block) for n in graph.nodes))
 
 
 def reveal(graph: ModelGraph, n: int, by: str = "block") -> ModelGraph:
@@ -31,7 +32,7 @@ def reveal(graph: ModelGraph, n: int, by: str = "block") -> ModelGraph:
     units = graph.blocks() if by == "block" else stages(graph)
     n = max(1, min(n, len(units)))
     keep_units = set(units[:n])
-    key = (lambda b: b) if by == "block" else (lambda b: b.split("/", 1)[0])
+    key = (lambda b: b) if by == "block" else blockpath.stage
     nodes = tuple(x for x in graph.nodes if key(x.block) in keep_units)
     ids = {x.id for x in nodes}
     edges = tuple(e for e in graph.edges if e.src in ids and e.dst in ids)

@@ -33,8 +33,11 @@ import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+from explorer import blockpath
+from explorer.blockpath import shown_block
 from explorer.errors import ConfigError, GraphError
-from explorer.graph import INPUT_BLOCK, ModelGraph, Node, format_shape
+from explorer.fmt import format_count, format_shape
+from explorer.graph import INPUT_BLOCK, ModelGraph, Node
 
 VIEWS = ("blocks", "layers", "mixed")
 RANKDIRS = ("TB", "LR")
@@ -165,26 +168,9 @@ def display_ids(graph: ModelGraph, opts: ViewOptions) -> dict[str, str]:
     return out
 
 
-def shown_block(block: str, depth: int | None, expand: tuple[str, ...]) -> str | None:
-    """The block node that shows a layer of ``block``, or None when the layer is shown itself.
-
-    Args:
-        block: the layer's block path.
-        depth: path levels of a block node (None: the whole path).
-        expand: expanded blocks or prefixes.
-    """
-    parts = block.split("/")
-    if depth is None:
-        return None if _expanded(block, expand) else block
-    level = min(depth, len(parts))
-    while level <= len(parts) and "/".join(parts[:level]) in expand:
-        level += 1
-    return None if level > len(parts) else "/".join(parts[:level])
-
-
 def max_depth(graph: ModelGraph) -> int:
     """The deepest block path (``stage2/block1`` is 2)."""
-    return max((n.block.count("/") + 1 for n in graph.nodes), default=1)
+    return blockpath.max_depth(n.block for n in graph.nodes)
 
 
 def layer_macs(graph: ModelGraph) -> dict[str, int] | None:
@@ -199,16 +185,6 @@ def layer_macs(graph: ModelGraph) -> dict[str, int] | None:
 def block_id(path: str) -> str:
     """DOT node id of a block."""
     return BLOCK_PREFIX + path
-
-
-def format_count(n: int) -> str:
-    """``1234567`` -> ``1.23M``; small numbers stay exact."""
-    if n < 10_000:
-        return f"{n:,}"
-    for div, unit in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
-        if n >= div:
-            return f"{n / div:.3g}{unit}"
-    return str(n)
 
 
 def _q(s: str) -> str:
@@ -351,10 +327,6 @@ def _check_expand(graph: ModelGraph, expand: Iterable[str]) -> None:
         if name not in known:
             sample = ", ".join(names[:6]) if names else "none"
             raise ConfigError(f"expand {name!r} is not a block or nested model of {graph.name}; try one of: {sample}.")
-
-
-def _expanded(block: str, expand: tuple[str, ...]) -> bool:
-    return any(block == e or block.startswith(e + "/") for e in expand)
 
 
 def to_dot(

@@ -10,10 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from explorer.budget import DEFAULT_DTYPE, Budget, budget, human
+from explorer.budget import DEFAULT_DTYPE, Budget, budget
 from explorer.config import config_to_dict
 from explorer.errors import ConfigError
-from explorer.graph import ModelGraph, Shape, format_shape
+from explorer.fmt import format_shape, human
+from explorer.graph import ModelGraph, Shape
 
 
 @dataclass(frozen=True)
@@ -69,8 +70,7 @@ def block_rows(graph: ModelGraph, depth: int | None = None, b: Budget | None = N
 
 def summary_dict(
     label: str,
-    builder: str | None,
-    config: Any,
+    spec: Any,
     graph: ModelGraph,
     depth: int | None = None,
     batch_size: int = 1,
@@ -79,9 +79,8 @@ def summary_dict(
     """The JSON object of ``python -m explorer summary --json``.
 
     Args:
-        label: what the user asked for (preset, builder or file name).
-        builder: the builder name (None for a model file).
-        config: the resolved config (None for a model file).
+        label: the architecture's label (:attr:`explorer.spec.Spec.label`, or the file name).
+        spec: the resolved :class:`~explorer.spec.Spec` (None for a model file).
         graph: the model graph.
         depth: cut block paths to this depth (None: leaf blocks).
         batch_size: batch size for ``activation_bytes``.
@@ -93,10 +92,12 @@ def summary_dict(
     """
     b = budget(graph, batch_size, dtype)
     return {
-        "builder": builder,
-        "preset": label if builder and label != builder else None,
+        "label": label,
+        "builder": spec.builder if spec is not None else None,
+        "preset": spec.preset if spec is not None else None,
+        "overrides": config_to_dict(spec.config, list(spec.overrides)) if spec is not None else None,
         "model": graph.name,
-        "config": config_to_dict(config) if config is not None else None,
+        "config": config_to_dict(spec.config) if spec is not None else None,
         "total_params": graph.total_params,
         "trainable_params": graph.trainable_params,
         "non_trainable_params": graph.non_trainable_params,

@@ -4,15 +4,15 @@ import streamlit as st
 
 from explorer import charts
 from explorer.analysis import analyse
-from explorer.budget import DTYPES, block_table, budget, human, layer_table
+from explorer.budget import DTYPES, block_table, budget, layer_table
 from explorer.errors import ExplorerError
-from explorer.ui import state
+from explorer.fmt import human
 from explorer.ui.nav import through_app
+from explorer.ui.session import Session, widget
 
 through_app()
 
-state.init(st.session_state)
-ss = st.session_state
+ses = Session(st.session_state)
 
 
 def columns(rows: list[dict]) -> dict:
@@ -27,7 +27,7 @@ def columns(rows: list[dict]) -> dict:
 
 
 try:
-    spec = state.current_spec(ss)
+    spec = ses.spec
     with st.spinner("Analysing the architecture..."):
         a = analyse(spec)
 except ExplorerError as exc:
@@ -40,12 +40,12 @@ st.caption("The architecture configured on the **Build** page. MACs and FLOPs (=
 
 with st.sidebar:
     st.subheader("Activation memory")
-    batch = st.number_input("Batch size", min_value=1, max_value=65536, value=1, step=1, key="budget:batch")
-    dtype = st.selectbox("dtype", list(DTYPES), key="budget:dtype")
+    batch = st.number_input("Batch size", min_value=1, max_value=65536, value=1, step=1, key=widget("budget", "batch"))
+    dtype = st.selectbox("dtype", list(DTYPES), key=widget("budget", "dtype"))
     st.subheader("Blocks")
     levels = {"stages": 1, "blocks": None}
     many = len(a.graph.blocks()) > 30  # long bar charts: start from stages
-    level = st.radio("Group by", list(levels), index=0 if many else 1, horizontal=True, key="budget:level",
+    level = st.radio("Group by", list(levels), index=0 if many else 1, horizontal=True, key=widget("budget", "level"),
                      help="stages roll blocks up to the first part of their path (stage2/block3 -> stage2)")
 depth = levels[level]
 
@@ -64,24 +64,24 @@ left, right = st.columns(2)
 with left:
     m_col, k_col = st.columns([3, 2])
     metric = m_col.radio("Size sectors by", ["params", "macs", "activations"], horizontal=True,
-                         key="budget:metric", format_func=lambda m: charts.LABELS[m])
-    kind = k_col.radio("Chart", ["sunburst", "treemap"], horizontal=True, key="budget:kind")
-    st.plotly_chart(charts.hierarchy(b, metric, kind), width="stretch", key="budget:hier")
+                         key=widget("budget", "metric"), format_func=lambda m: charts.LABELS[m])
+    kind = k_col.radio("Chart", ["sunburst", "treemap"], horizontal=True, key=widget("budget", "kind"))
+    st.plotly_chart(charts.hierarchy(b, metric, kind), width="stretch", key=widget("budget", "hier"))
 with right:
-    st.plotly_chart(charts.params_vs_macs(b, depth), width="stretch", key="budget:bars")
+    st.plotly_chart(charts.params_vs_macs(b, depth), width="stretch", key=widget("budget", "bars"))
 left, right = st.columns(2)
-left.plotly_chart(charts.trainable_split(b, depth), width="stretch", key="budget:train")
-right.plotly_chart(charts.activation_memory(b, depth), width="stretch", key="budget:act")
+left.plotly_chart(charts.trainable_split(b, depth), width="stretch", key=widget("budget", "train"))
+right.plotly_chart(charts.activation_memory(b, depth), width="stretch", key=widget("budget", "act"))
 
 st.subheader("By block")
 st.caption("Click a column header to sort.")
 rows = block_table(b, depth)
-st.dataframe(rows, hide_index=True, width="stretch", key="budget:blocks", column_config=columns(rows))
+st.dataframe(rows, hide_index=True, width="stretch", key=widget("budget", "blocks"), column_config=columns(rows))
 
 st.subheader("Layers of a block")
 paths = [r["block"] for r in rows]
 top = max(rows, key=lambda r: r["MACs"])["block"] if rows else None
 pick = st.selectbox("Block", ["(all layers)", *paths], index=1 + paths.index(top) if top else 0,
-                    key=f"budget:drill:{depth}")
+                    key=widget("budget", "drill", depth))
 layer_rows = layer_table(b, "" if pick == "(all layers)" else pick)
-st.dataframe(layer_rows, hide_index=True, width="stretch", key="budget:layers", column_config=columns(layer_rows))
+st.dataframe(layer_rows, hide_index=True, width="stretch", key=widget("budget", "layers"), column_config=columns(layer_rows))

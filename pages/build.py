@@ -3,44 +3,40 @@
 import streamlit as st
 
 from explorer.analysis import analyse
-from explorer.builders import REGISTRY, get_builder, get_preset, presets_of, resolve
-from explorer.config import make_config
+from explorer.builders import REGISTRY, get_builder, presets_of
 from explorer.errors import ExplorerError
-from explorer.graph import format_shape
+from explorer.fmt import format_shape
+from explorer.spec import Spec
 from explorer.summary import block_rows
 from explorer.ui import graph_viewer as gv
-from explorer.ui import state
 from explorer.ui.config_form import config_form
 from explorer.ui.nav import through_app
+from explorer.ui.session import NO_PRESET, Session
 
 through_app()
 
-state.init(st.session_state)
-ss = st.session_state
+ses = Session(st.session_state)
+current = ses.spec
 
 with st.sidebar:
     names = list(REGISTRY)
     builder = st.selectbox(
-        "Builder", names, index=names.index(ss[state.BUILDER]),
+        "Builder", names, index=names.index(current.builder),
         format_func=lambda n: f"{n} — {REGISTRY[n].description}",
     )
-    if builder != ss[state.BUILDER]:
-        ss[state.BUILDER] = builder
-        ss[state.PRESET] = (presets_of(builder) or [None])[0] and presets_of(builder)[0].name
-    options = [state.NO_PRESET] + [p.name for p in presets_of(builder)]
-    current = ss[state.PRESET] if ss[state.PRESET] in options else state.NO_PRESET
-    choice = st.selectbox("Preset", options, index=options.index(current))
-    preset = None if choice == state.NO_PRESET else choice
-    ss[state.PRESET] = preset
-    cls = get_builder(builder).config_cls
-    base = make_config(cls, **get_preset(preset).overrides) if preset else cls()
+    presets = [p.name for p in presets_of(builder)]
+    if builder != current.builder:  # a new builder starts from its first preset
+        current = Spec(builder, presets[0] if presets else None)
+    options = [NO_PRESET, *presets]
+    choice = st.selectbox("Preset", options, index=options.index(current.preset or NO_PRESET))
+    preset = None if choice == NO_PRESET else choice
+    base = Spec(builder, preset)
     st.subheader("Config")
-    overrides, form_errors = config_form(builder, preset, cls, base)
+    overrides, form_errors = config_form(builder, preset, get_builder(builder).config_cls, base.config)
 
 head, links = st.columns([3, 2], vertical_alignment="bottom")
-head.title(preset or builder)
-if preset:
-    head.caption(get_preset(preset).description)
+title = head.empty()
+caption = head.empty()
 with links:
     c1, c2, c3 = st.columns(3)
     c1.page_link("pages/budget.py", label="Budget", icon=":material/pie_chart:")
@@ -50,13 +46,16 @@ with links:
 for msg in form_errors:
     st.error(msg)
 try:
-    spec = resolve(builder, preset, overrides)
-    ss[state.SPEC] = spec  # read by the Budget, Compare, Code, Present and Train pages
+    spec = Spec(builder, preset, overrides)
+    ses.spec = spec  # read by the Budget, Compare, Code, Present and Train pages
     with st.spinner("Analysing the architecture..."):
         a = analyse(spec)
 except ExplorerError as exc:
+    title.title(base.label)
     st.error(str(exc))
     st.stop()
+title.title(spec.label)
+caption.caption(spec.description)
 
 g = a.graph
 c1, c2, c3, c4 = st.columns(4)
@@ -64,11 +63,11 @@ c1.metric("Total params", f"{g.total_params:,}")
 c2.metric("Trainable", f"{g.trainable_params:,}")
 c3.metric("Non-trainable", f"{g.non_trainable_params:,}")
 c4.metric("Layers", f"{len(g.nodes):,}")
-if overrides:
-    st.caption("Changed from the preset: " + ", ".join(f"`{k}={v}`" for k, v in overrides.items()))
+if spec.overrides:
+    st.caption(f"Changed from {spec.name}: " + ", ".join(f"`{c}`" for c in spec.changes))
 
 st.subheader("Graph")
-gv.section(g, ss, f"{builder}:{preset}")
+gv.section(g, st.session_state, f"{builder}:{preset}", spec.slug)
 
 tab_blocks, tab_layers = st.tabs(["Blocks", "Layers"])
 with tab_blocks:

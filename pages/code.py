@@ -5,35 +5,34 @@ import streamlit as st
 from explorer.codegen import generate
 from explorer.errors import ExplorerError
 from explorer.model_io import untrained_model_bytes
-from explorer.ui import state
 from explorer.ui.nav import through_app
+from explorer.ui.session import Session, widget
 
 through_app()
 
-state.init(st.session_state)
-ss = st.session_state
+ses = Session(st.session_state)
 
 try:
-    spec = state.current_spec(ss)
+    spec = ses.spec
     with st.spinner("Writing the code..."):
         source = generate(spec)
 except ExplorerError as exc:
     st.error(str(exc))
     st.stop()
 
-label = spec.preset or spec.builder
-st.title(f"Code: {label}")
+st.title(f"Code: {spec.label}")
 st.caption(
     "Keras functional API that rebuilds exactly this architecture (same layers, configs, connections "
     "and parameter counts). Blocks with the same structure share one function. Tweak it on Build."
 )
-fname = f"{label.replace('-', '_')}_model"
+fname = f"{spec.slug}_model"
 c1, c2 = st.columns(2)
-c1.download_button("Download .py", source, file_name=f"{fname}.py", mime="text/x-python", icon=":material/code:")
-if c2.button("Prepare the untrained model (.keras)", icon=":material/deployed_code:"):
+c1.download_button("Download .py", source, file_name=f"{fname}.py", mime="text/x-python", icon=":material/code:",
+                   key=widget("code", "download"))
+if c2.button("Prepare the untrained model (.keras)", icon=":material/deployed_code:", key=widget("code", "keras")):
     with st.spinner("Building and saving the model..."):
-        ss["code:keras"] = (spec, untrained_model_bytes(spec))
-saved = ss.get("code:keras")
+        ses.prepared_keras = (spec, untrained_model_bytes(spec))
+saved = ses.prepared_keras
 if saved and saved[0] == spec:
     c2.download_button("Download .keras", saved[1], file_name=f"{fname}.keras", mime="application/zip",
                        icon=":material/download:")

@@ -3,17 +3,16 @@
 import streamlit as st
 
 from explorer import charts
-from explorer.budget import human
 from explorer.builders import PRESETS, REGISTRY, resolve
 from explorer.compare import METRICS, apply_tweaks, compare_specs, delta_table, suggest_tweak
 from explorer.errors import ExplorerError
-from explorer.ui import state
+from explorer.fmt import human
 from explorer.ui.nav import through_app
+from explorer.ui.session import Session, widget
 
 through_app()
 
-state.init(st.session_state)
-ss = st.session_state
+ses = Session(st.session_state)
 
 BUILD = "(the Build page's config)"
 targets = [BUILD, *PRESETS, *REGISTRY]
@@ -30,20 +29,18 @@ def side(col, name: str, suggest: bool):
     """
     with col:
         st.subheader(name)
-        target = st.selectbox(f"{name}: architecture", targets, index=0, key=f"cmp:{name}:target")
-        base = state.current_spec(ss) if target == BUILD else resolve(target)
+        target = st.selectbox(f"{name}: architecture", targets, index=0, key=widget("cmp", f"{name}:target"))
+        base = ses.spec if target == BUILD else resolve(target)
         default = suggest_tweak(base) if suggest and target == BUILD else ""
-        tweaks = st.text_input(f"{name}: tweaks", value=default, key=f"cmp:{name}:tweaks:{target}",
+        tweaks = st.text_input(f"{name}: tweaks", value=default, key=widget("cmp", f"{name}:tweaks", target),
                                placeholder="e.g. growth_rate=24", max_chars=300)
-        spec, overrides = apply_tweaks(base, tweaks)
-        label = (base.preset or base.builder) if target == BUILD else target
-        label += "".join(f" {k}={v}" for k, v in overrides.items())
-        return spec, label
+        spec, _ = apply_tweaks(base, tweaks)
+        return spec, spec.label
 
 
 with st.sidebar:
-    level = st.radio("Match blocks by", ["stages", "blocks"], index=0, horizontal=True, key="cmp:level")
-    metric = st.selectbox("Chart metric", [m for m in METRICS if m != "flops"], index=3, key="cmp:metric",
+    level = st.radio("Match blocks by", ["stages", "blocks"], index=0, horizontal=True, key=widget("cmp", "level"))
+    metric = st.selectbox("Chart metric", [m for m in METRICS if m != "flops"], index=3, key=widget("cmp", "metric"),
                           format_func=lambda m: charts.LABELS[m])
 col_a, col_b = st.columns(2)
 try:
@@ -69,10 +66,10 @@ if not any(t["delta"].values()):
 st.caption(f"**A** = {c.label_a} ({ana_a.graph.name}) · **B** = {c.label_b} ({ana_b.graph.name})")
 
 left, right = st.columns(2)
-left.plotly_chart(charts.delta_bars(c, metric), width="stretch", key="cmp:delta")
-right.plotly_chart(charts.compare_bars(c, metric), width="stretch", key="cmp:bars")
+left.plotly_chart(charts.delta_bars(c, metric), width="stretch", key=widget("cmp", "delta"))
+right.plotly_chart(charts.compare_bars(c, metric), width="stretch", key=widget("cmp", "bars"))
 
 st.subheader("Per block")
 rows = delta_table(c)
 fmt = {k: st.column_config.NumberColumn(format="localized") for k in (rows[0] if rows else {}) if k not in ("block", "in")}
-st.dataframe(rows, hide_index=True, width="stretch", key="cmp:table", column_config=fmt)
+st.dataframe(rows, hide_index=True, width="stretch", key=widget("cmp", "table"), column_config=fmt)

@@ -2,13 +2,13 @@
 
 import streamlit as st
 
-from explorer.builders import REGISTRY, presets_of
-from explorer.ui import state
+from explorer.builders import REGISTRY, presets_of, resolve
 from explorer.ui.nav import through_app
+from explorer.ui.session import Session, widget
 
 through_app()
 
-state.init(st.session_state)
+ses = Session(st.session_state)
 
 st.title("Architecture Explorer")
 st.markdown(
@@ -24,7 +24,6 @@ for b in REGISTRY.values():
         st.markdown(f"**`{b.name}`** — {b.description}")
         cols = st.columns(min(len(presets), 5) or 1)
         for i, p in enumerate(presets):
-            if cols[i % len(cols)].button(p.name, key=f"home:{p.name}", help=p.description):
-                st.session_state[state.BUILDER] = b.name
-                st.session_state[state.PRESET] = p.name
+            if cols[i % len(cols)].button(p.name, key=widget("home", "preset", p.name), help=p.description):
+                ses.show(resolve(p.name))
                 st.switch_page("pages/build.py")

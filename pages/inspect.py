@@ -4,16 +4,20 @@ Loading is safe (no code from the file runs; Lambda layers and unknown custom ob
 refused) and size-limited (EXPLORER_MAX_MODEL_MB).
 """
 
+from pathlib import Path
+
 import streamlit as st
 
 from explorer import charts
 from explorer.analysis import analyse_file
-from explorer.budget import block_table, budget, human
+from explorer.budget import block_table, budget
 from explorer.errors import ExplorerError
+from explorer.fmt import human
 from explorer.model_io import max_model_bytes, store_upload
 from explorer.ui import graph_viewer as gv
 from explorer.ui.access import unlocked
 from explorer.ui.nav import through_app
+from explorer.ui.session import widget
 
 through_app()
 
@@ -27,7 +31,7 @@ st.caption(
 )
 if not unlocked(ss, "upload models"):
     st.stop()
-upload = st.file_uploader("Model file", type=["keras", "h5", "hdf5"], key="inspect:upload")
+upload = st.file_uploader("Model file", type=["keras", "h5", "hdf5"], key=widget("inspect", "upload"))
 if upload is None:
     st.info("Drop a `.keras` file above. Tip: the **Code** page downloads any architecture as `.keras`.")
     st.stop()
@@ -50,9 +54,9 @@ c3.metric("MACs", human(b.total.macs), help=f"{b.total.macs:,} multiply-accumula
 c4.metric("Layers", f"{len(g.nodes):,}")
 st.caption(f"Blocks found by: {g.grouping}.")
 
-gv.section(g, ss, f"upload:{path.stem}")
+gv.section(g, ss, f"upload:{path.stem}", Path(upload.name).stem)
 
 left, right = st.columns(2)
-left.plotly_chart(charts.hierarchy(b, "params"), width="stretch", key="inspect:hier")
-right.plotly_chart(charts.params_vs_macs(b), width="stretch", key="inspect:bars")
-st.dataframe(block_table(b), hide_index=True, width="stretch", key="inspect:blocks")
+left.plotly_chart(charts.hierarchy(b, "params"), width="stretch", key=widget("inspect", "hier"))
+right.plotly_chart(charts.params_vs_macs(b), width="stretch", key=widget("inspect", "bars"))
+st.dataframe(block_table(b), hide_index=True, width="stretch", key=widget("inspect", "blocks"))

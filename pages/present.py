@@ -3,18 +3,18 @@
 import streamlit as st
 
 from explorer.analysis import analyse
-from explorer.budget import budget, human
+from explorer.budget import budget
 from explorer.errors import ExplorerError
+from explorer.fmt import human
 from explorer.present import enlarge_fonts, reveal, stages
 from explorer.render import ViewOptions, layer_macs, to_dot
 from explorer.ui import graph_viewer as gv
-from explorer.ui import state
-from explorer.ui.links import REVEAL
 from explorer.ui.nav import through_app
+from explorer.ui.session import REVEAL, Session, widget
 
 through_app()
 
-state.init(st.session_state)
+ses = Session(st.session_state)
 ss = st.session_state
 
 # Large type, high contrast, and no sidebar, header or toolbar.
@@ -29,21 +29,21 @@ html { font-size: 19px; }
 </style>""")
 
 try:
-    spec = state.current_spec(ss)
+    spec = ses.spec
     g = analyse(spec).graph
 except ExplorerError as exc:
     st.error(str(exc))
     st.stop()
 
 head, mode, exit_col = st.columns([4, 2, 1], vertical_alignment="center")
-head.title(spec.preset or spec.builder)
-by = mode.segmented_control("Reveal by", ["stage", "block"], default="stage", key="present:by") or "stage"
+head.title(spec.label)
+by = mode.segmented_control("Reveal by", ["stage", "block"], default="stage", key=widget("present", "by")) or "stage"
 if exit_col.button("Exit", icon=":material/close_fullscreen:", width="stretch"):
     st.switch_page("pages/build.py")
 
 units = stages(g) if by == "stage" else g.blocks()
 key = f"{REVEAL}:{by}"
-ss.setdefault(key, min(ss.get(REVEAL) or len(units), len(units)))
+ss.setdefault(key, min(ses.reveal or len(units), len(units)))
 ss[key] = max(1, min(ss[key], len(units)))
 
 
@@ -57,7 +57,7 @@ back.button("◀ Back", on_click=step, args=(-1,), width="stretch", disabled=ss[
 nxt.button("Next ▶", on_click=step, args=(1,), width="stretch", disabled=ss[key] >= len(units))
 n = slider.slider(f"Showing the first {ss[key]} of {len(units)} {by}s", 1, max(len(units), 2), key=key,
                   disabled=len(units) < 2, label_visibility="collapsed")
-ss[REVEAL] = n
+ses.reveal = n
 
 part = reveal(g, n, by)
 b = budget(part)
@@ -77,4 +77,4 @@ except ExplorerError as exc:
     st.error(str(exc))
     st.stop()
 with graph_col:
-    gv.show(dot, [], key=f"present:viewer:{by}", on_pick=None, height=430)
+    gv.show(dot, [], key=widget("present", "viewer", by), on_pick=None, height=430)

@@ -5,14 +5,12 @@ polls the run store once a second in a fragment, and draws.
 """
 
 import hashlib
-import uuid
 from pathlib import Path
 
 import streamlit as st
 
-from explorer import access
 from explorer import data as datasets
-from explorer.builders import get_builder, resolve
+from explorer.builders import get_builder
 from explorer.config import fields_of, make_config, parse_assignments
 from explorer.errors import ExplorerError
 from explorer.training.charts import curves_figure
@@ -20,15 +18,14 @@ from explorer.training.progress import eta_seconds, format_seconds, fraction_don
 from explorer.training.request import Hyperparams, RunRequest, available_backends
 from explorer.training.service import start_service
 from explorer.training.store import store_path
-from explorer.ui import state
-from explorer.ui.access import UNLOCKED, unlocked
+from explorer.ui.access import allowed, unlocked
 from explorer.ui.nav import through_app
+from explorer.ui.session import TRAIN_SHOWN, Session, widget
 
 through_app()
 
-state.init(st.session_state)
+ses = Session(st.session_state)
 ss = st.session_state
-ss.setdefault(state.TRAIN_SESSION, uuid.uuid4().hex)
 try:
     sched = st.cache_resource(start_service)(str(store_path()))
 except ExplorerError as exc:  # e.g. the store's folder is not writable
@@ -48,27 +45,23 @@ def describe_npz(path: str) -> str:
 
 
 st.title(":material/model_training: Train")
-spec = state.current_spec(ss)
+spec = ses.spec
 with st.sidebar:
     st.subheader("Model")
-    st.caption(f"From the Build page: **{spec.preset or spec.builder}** (`{spec.builder}`)")
-    base = resolve(spec.builder, spec.preset).config
-    default_changes = "\n".join(
-        f"{k}={','.join(map(str, v)) if isinstance(v, tuple) else v}"
-        for k, v in vars(spec.config).items() if getattr(base, k) != v
-    )
+    st.caption(f"From the Build page: **{spec.label}** (`{spec.builder}`)")
+    default_changes = "\n".join(spec.to_args())
     changes = st.text_area("Changes (field=value per line)", default_changes,
-                           key=f"train:changes:{spec.builder}:{spec.preset}:{default_changes}",
+                           key=widget("train", "changes", spec.builder, spec.preset, default_changes),
                            help="The what-if: e.g. conv_layers=2. Input shape and classes follow the dataset.")
     st.subheader("Data")
-    choice = st.selectbox("Dataset", [*datasets.DATASETS, UPLOAD], key="train:dataset",
+    choice = st.selectbox("Dataset", [*datasets.DATASETS, UPLOAD], key=widget("train", "dataset"),
                           format_func=lambda n: n if n == UPLOAD else f"{n} — {datasets.DATASETS[n].description}")
     dataset = choice
-    if choice == UPLOAD and not access.check(access.expected_passcode(st.secrets), ss.get(UNLOCKED)):
+    if choice == UPLOAD and not allowed(ss):
         st.caption("Uploads need the class passcode (below).")
         dataset = None
     elif choice == UPLOAD:
-        up = st.file_uploader("x_train, y_train, x_test, y_test", type=["npz"], key="train:upload")
+        up = st.file_uploader("x_train, y_train, x_test, y_test", type=["npz"], key=widget("train", "upload"))
         dataset = None
         if up is not None:
             blob = up.getvalue()
@@ -83,25 +76,25 @@ with st.sidebar:
             except ExplorerError as exc:
                 st.error(str(exc).replace(path.name, up.name[:60]))
     with st.expander("Data options"):
-        subset = st.number_input("Subset (images, 0 = all)", 0, 10_000_000, 0, step=500, key="train:subset")
-        validation = st.radio("Validate on", ["split", "test"], horizontal=True, key="train:validation",
+        subset = st.number_input("Subset (images, 0 = all)", 0, 10_000_000, 0, step=500, key=widget("train", "subset"))
+        validation = st.radio("Validate on", ["split", "test"], horizontal=True, key=widget("train", "validation"),
                               format_func={"split": "10% of train", "test": "test set"}.get)
-        normalise = st.selectbox("Normalise", ["scale", "standardise", "none"], key="train:normalise")
-        flip = st.checkbox("Augment: random flips", key="train:flip")
-        shift = st.slider("Augment: random shift", 0.0, 0.3, 0.0, 0.05, key="train:shift")
+        normalise = st.selectbox("Normalise", ["scale", "standardise", "none"], key=widget("train", "normalise"))
+        flip = st.checkbox("Augment: random flips", key=widget("train", "flip"))
+        shift = st.slider("Augment: random shift", 0.0, 0.3, 0.0, 0.05, key=widget("train", "shift"))
     st.subheader("Hyperparameters")
     c1, c2 = st.columns(2)
-    epochs = c1.number_input("Epochs", 0, 1000, 3, key="train:epochs", help=HP["epochs"].spec.help)
-    max_seconds = c2.number_input("Time budget (s)", 0, 86400, 0, key="train:max_seconds",
+    epochs = c1.number_input("Epochs", 0, 1000, 3, key=widget("train", "epochs"), help=HP["epochs"].spec.help)
+    max_seconds = c2.number_input("Time budget (s)", 0, 86400, 0, key=widget("train", "max_seconds"),
                                   help=HP["max_seconds"].spec.help)
-    batch_size = c1.number_input("Batch size", 1, 8192, 64, key="train:batch_size")
-    lr = c2.number_input("Learning rate", 1e-7, 1e6, 1e-3, step=1e-4, format="%g", key="train:lr")
-    optimizer = c1.selectbox("Optimizer", HP["optimizer"].spec.choices, key="train:optimizer")
-    seed = c2.number_input("Seed", 0, 2**31 - 1, 0, key="train:seed")
-    backend = st.selectbox("Backend", available_backends(), key="train:backend")
+    batch_size = c1.number_input("Batch size", 1, 8192, 64, key=widget("train", "batch_size"))
+    lr = c2.number_input("Learning rate", 1e-7, 1e6, 1e-3, step=1e-4, format="%g", key=widget("train", "lr"))
+    optimizer = c1.selectbox("Optimizer", HP["optimizer"].spec.choices, key=widget("train", "optimizer"))
+    seed = c2.number_input("Seed", 0, 2**31 - 1, 0, key=widget("train", "seed"))
+    backend = st.selectbox("Backend", available_backends(), key=widget("train", "backend"))
     allowed = unlocked(ss, "launch runs and upload data")
     launch = allowed and st.button("Launch", icon=":material/rocket_launch:", type="primary", width="stretch",
-                                   disabled=dataset is None, key="train:launch")
+                                   disabled=dataset is None, key=widget("train", "launch"))
 
 if launch:
     try:
@@ -113,8 +106,8 @@ if launch:
             make_config(Hyperparams, epochs=int(epochs), max_seconds=float(max_seconds), batch_size=int(batch_size),
                         optimizer=optimizer, learning_rate=float(lr), seed=int(seed), backend=backend),
         )
-        run_id = sched.submit(req, session=ss[state.TRAIN_SESSION])
-        ss[state.TRAIN_SHOWN] = [run_id, *[r for r in ss.get(state.TRAIN_SHOWN) or [] if r != run_id]][:4]
+        run_id = sched.submit(req, session=ses.train_session)
+        ses.shown_runs = [run_id, *[r for r in ses.shown_runs if r != run_id]][:4]
     except ExplorerError as exc:
         st.error(str(exc))
 
@@ -123,10 +116,10 @@ if not runs:
     st.info("No runs yet: pick a dataset and press **Launch** in the sidebar.")
     st.stop()
 by_id = {r.id: r for r in runs}
-ss[state.TRAIN_SHOWN] = [r for r in ss.get(state.TRAIN_SHOWN) or [] if r in by_id] or [runs[0].id]
-shown = st.multiselect("Runs to show (overlay to compare)", list(by_id), key=state.TRAIN_SHOWN,
+ses.shown_runs = [r for r in ses.shown_runs if r in by_id] or [runs[0].id]
+shown = st.multiselect("Runs to show (overlay to compare)", list(by_id), key=TRAIN_SHOWN,
                        format_func=lambda i: f"#{i} {by_id[i].label}")
-smoothing = st.slider("Smoothing", 0.0, 0.95, 0.6, 0.05, key="train:smoothing")
+smoothing = st.slider("Smoothing", 0.0, 0.95, 0.6, 0.05, key=widget("train", "smoothing"))
 active = any(r.active for r in runs)
 
 
@@ -144,12 +137,12 @@ def live() -> None:
         cols[3].metric("Images/s", f"{r.images_per_s:,.0f}" if r.images_per_s else "—")
         cols[4].metric("ETA", format_seconds(eta_seconds(r)))
         st.progress(fraction_done(r) or 0.0)
-        if r.active and st.button("Stop", icon=":material/stop_circle:", key=f"stop:{r.id}"):
+        if r.active and st.button("Stop", icon=":material/stop_circle:", key=widget("train", "stop", r.id)):
             sched.stop(r.id)
     pts = [(f"#{r.id} {r.label}", store.points(r.id)) for r in current]
     c1, c2 = st.columns(2)
-    c1.plotly_chart(curves_figure(pts, "loss", smoothing), key="train:loss", width="stretch")
-    c2.plotly_chart(curves_figure(pts, "accuracy", smoothing), key="train:acc", width="stretch")
+    c1.plotly_chart(curves_figure(pts, "loss", smoothing), key=widget("train", "loss"), width="stretch")
+    c2.plotly_chart(curves_figure(pts, "accuracy", smoothing), key=widget("train", "acc"), width="stretch")
     st.caption("Solid line: training (running mean of the epoch, smoothed) per step · dots: training per "
                "epoch · dashed diamonds: validation per epoch.")
     st.dataframe([run_row(r) for r in store.runs(limit=200)], hide_index=True, width="stretch")

@@ -29,9 +29,9 @@ def test_every_page_runs_without_exception(page, tmp_path, monkeypatch):
 
 def test_home_jumps_to_a_preset():
     at = app()
-    at.button(key="home:resnet110").click().run()
+    at.button(key="home:preset:resnet110").click().run()
     assert not at.exception
-    assert at.session_state["preset"] == "resnet110"
+    assert at.session_state["spec"].label == "resnet110"
     at.switch_page("pages/build.py").run()
     assert at.metric[0].value == "1,742,762"
 

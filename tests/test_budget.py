@@ -13,10 +13,11 @@ import pytest
 
 import explorer  # noqa: F401  (numpy backend before Keras loads)
 from explorer.analysis import analyse
-from explorer.budget import DTYPES, budget, elements, human, node_macs
+from explorer.budget import DTYPES, budget, elements, node_macs
 from explorer.builders import PRESETS, resolve
 from explorer.cli import main
 from explorer.errors import ConfigError
+from explorer.fmt import human
 from explorer.graph import extract
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -296,7 +297,7 @@ def test_summary_cli_subprocess_contract():
 def test_budget_page_follows_build_spec_and_controls():
     from streamlit.testing.v1 import AppTest
 
-    from explorer.ui import state
+    from explorer.ui import session as state
 
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180)
     at.run()

@@ -199,6 +199,9 @@ def test_builds_survive_clear_session_from_other_threads():
 
     import keras
 
+    from explorer.keras_compat import guard_clear_session
+
+    guard_clear_session()  # as app.py does
     errors, done = [], threading.Event()
 
     def clearer():

@@ -171,7 +171,7 @@ def test_suggested_tweaks_are_valid_and_change_something():
 def test_compare_page_tweaks_change_the_deltas():
     from streamlit.testing.v1 import AppTest
 
-    from explorer.ui import state
+    from explorer.ui import session as state
 
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180)
     at.run()

@@ -9,7 +9,6 @@ from streamlit.testing.v1 import AppTest
 
 from explorer.builders import PRESETS, resolve
 from explorer.links import decode, encode
-from explorer.ui.links import overrides_of
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -22,7 +21,7 @@ TWEAKS = {"cnn": {"filters": 32, "input_shape": (32, 32, 3)}, "ynet": {"filters"
 def test_round_trip_for_every_preset(name):
     builder = PRESETS[name].builder
     spec = resolve(name, overrides=TWEAKS[builder])
-    params = encode(spec.builder, spec.preset, overrides_of(spec), {"view": "layers"})
+    params = encode(spec, {"view": "layers"})
     assert all(isinstance(v, str) for v in params.values())
     link = decode(params)
     assert link.messages == []
@@ -79,7 +78,7 @@ def test_a_bad_link_warns_and_falls_back():
     assert at.metric[0].value == "274,442"
 
 
-@pytest.mark.parametrize("page,title", [("code.py", "Code: resnet20"), ("budget.py", "Budget: resnet20")])
+@pytest.mark.parametrize("page,title", [("code.py", "Code: resnet56"), ("budget.py", "Budget: resnet56")])
 def test_a_link_to_another_page_uses_the_linked_architecture(page, title):
     at = app_with({"builder": "resnet", "preset": "resnet20", "depth": "56"})
     at.switch_page(f"pages/{page}").run()

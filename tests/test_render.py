@@ -449,7 +449,7 @@ def _graphviz_dot(at) -> str:
 def test_build_page_without_graphviz_falls_back_and_follows_the_config(monkeypatch):
     from streamlit.testing.v1 import AppTest
 
-    from explorer.ui.state import field_key
+    from explorer.ui.session import field_key
 
     monkeypatch.setenv("EXPLORER_DOT", "no-such-graphviz-binary")
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120).run().switch_page("pages/build.py").run()

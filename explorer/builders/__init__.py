@@ -4,10 +4,8 @@ Use :func:`resolve` to turn a builder or preset name plus overrides into a :clas
 and :func:`build_model` to build it.
 """
 
-from explorer.backend import serialize_clear_session, skip_tensorflow_probe
 from explorer.builders import cnn, densenet, keras_app, resnet, ynet  # noqa: F401  (registers them)
 from explorer.builders._registry import (
-    _BUILD_LOCK,
     PRESETS,
     REGISTRY,
     Builder,
@@ -22,8 +20,6 @@ from explorer.builders._registry import (
 )
 
 set_order(("cnn", "ynet", "resnet", "densenet", "keras_app"))  # as lists and the app show them
-skip_tensorflow_probe()
-serialize_clear_session(_BUILD_LOCK)
 
 __all__ = [
     "PRESETS",

@@ -5,12 +5,13 @@ from __future__ import annotations
 import contextlib
 import difflib
 import gc
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from explorer.config import ConfigError, make_config
+from explorer.config import ConfigError
+from explorer.keras_compat import BUILD_LOCK, fresh_build_state
+from explorer.spec import Spec
 
 
 @dataclass(frozen=True)
@@ -110,15 +111,6 @@ def presets_of(builder: str) -> list[Preset]:
     return [p for p in PRESETS.values() if p.builder == builder]
 
 
-@dataclass(frozen=True)
-class Spec:
-    """A fully resolved architecture: builder, validated config and the preset it came from."""
-
-    builder: str
-    config: Any
-    preset: str | None = None
-
-
 def resolve(target: str, preset: str | None = None, overrides: dict[str, Any] | None = None) -> Spec:
     """Resolve a builder or preset name, an optional preset and field overrides.
 
@@ -134,18 +126,9 @@ def resolve(target: str, preset: str | None = None, overrides: dict[str, Any] | 
         if preset is not None and preset != target:
             raise ConfigError(f"{target!r} is already a preset; drop --preset {preset}.")
         preset, target = target, PRESETS[target].builder
-    builder = get_builder(target)
-    base = builder.config_cls()
-    if preset is not None:
-        p = get_preset(preset)
-        if p.builder != builder.name:
-            raise ConfigError(f"preset {preset!r} belongs to builder {p.builder!r}, not {builder.name!r}.")
-        base = make_config(builder.config_cls, **p.overrides)
-    cfg = make_config(builder.config_cls, base, **overrides) if overrides else base
-    return Spec(builder.name, cfg, preset)
+    return Spec(get_builder(target).name, preset, overrides)
 
 
-_BUILD_LOCK = threading.RLock()  # also taken by keras.backend.clear_session (explorer.backend)
 
 
 @contextlib.contextmanager
@@ -172,24 +155,6 @@ def build_model(spec: Spec, *, weights: bool = True) -> Any:
             variables keep their shapes but are never filled, which saves most of the build
             time of a large model. Such a model cannot be run, trained or saved.
     """
-    import keras
-    from keras.src.backend.common import global_state
-
     builder = get_builder(spec.builder)
-    with _BUILD_LOCK, _no_gc():
-        saved = {k: global_state.get_global_attribute(k) for k in _PER_BUILD_STATE}
-        for k in _PER_BUILD_STATE:
-            global_state.set_global_attribute(k, None)
-        try:
-            if weights:
-                return builder.build(spec.config)
-            with keras.StatelessScope(initialize_variables=False):  # variables stay unfilled
-                return builder.build(spec.config)
-        finally:
-            for k, v in saved.items():
-                global_state.set_global_attribute(k, v)
-
-
-# Global Keras state reset for each build: automatic names, and (for weightless builds) the
-# list of deferred variables, which would otherwise keep every analysed model alive.
-_PER_BUILD_STATE = ("object_name_uids", "uninitialized_variables")
+    with BUILD_LOCK, _no_gc(), fresh_build_state(weights=weights):
+        return builder.build(spec.config)

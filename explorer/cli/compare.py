@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import argparse
 
-from explorer.budget import human
 from explorer.cli.common import overrides_for, print_json
 from explorer.cli.summary import add_budget_args, check_budget_args
 from explorer.compare import Comparison, compare_targets, comparison_dict
 from explorer.errors import ConfigError
+from explorer.fmt import human
 from explorer.model_io import looks_like_model_file
 
 

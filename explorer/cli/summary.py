@@ -43,11 +43,8 @@ def run(args: argparse.Namespace) -> int:
     check_budget_args(args)
     a = analyse_args(args)
     if args.json:
-        builder = a.spec.builder if a.spec else None
-        print_json(
-            summary_dict(a.label, builder, a.spec.config if a.spec else None, a.graph,
-                         depth=args.depth, batch_size=args.batch_size, dtype=args.dtype)
-        )
+        print_json(summary_dict(a.label, a.spec, a.graph, depth=args.depth, batch_size=args.batch_size,
+                                dtype=args.dtype))
     else:
         print(summary_text(a.label, a.graph, depth=args.depth, batch_size=args.batch_size, dtype=args.dtype))
     return 0

@@ -69,12 +69,29 @@ class RunRequest:
     hp: Hyperparams = dataclasses.field(default_factory=Hyperparams)
 
     @property
+    def architecture(self):
+        """The architecture as asked (its :class:`~explorer.spec.Spec`, before dataset adaptation).
+
+        Raises:
+            ConfigError: unknown names or bad values.
+        """
+        from explorer.builders import resolve
+
+        return resolve(self.builder, self.preset, self.overrides)
+
+    @property
     def label(self) -> str:
-        """A short name for tables and legends, e.g. ``cnn conv_layers=1 · mnist-5k``."""
-        name = self.preset or self.builder
-        extra = " ".join(f"{k}={_fmt(v)}" for k, v in self.overrides.items())
+        """A short name for tables and legends: the Spec's label and the dataset.
+
+        E.g. ``resnet20 · depth=32 · mnist-5k`` or ``mnist-cnn · lr 3e-3 · 10 ep · mnist-5k``: the
+        hyperparameters that differ from the defaults are named too, so runs can be told apart.
+        """
+        try:
+            name = self.architecture.label
+        except ConfigError:
+            name = " · ".join([self.preset or self.builder, *(f"{k}={_fmt(v)}" for k, v in self.overrides.items())])
         ds = self.dataset.rsplit("/", 1)[-1]
-        return " ".join(p for p in (name, extra, "·", ds) if p)
+        return " · ".join([name, *hp_changes(self.hp), ds])
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict."""
@@ -123,6 +140,28 @@ class RunRequest:
             d = datasets.load(self.dataset)
             shape, classes = d.input_shape, d.num_classes
         self.spec(shape, classes)
+
+
+def hp_changes(hp: Hyperparams) -> list[str]:
+    """Short texts for the hyperparameters that differ from the defaults (``lr 3e-3``, ``10 ep``)."""
+    default = Hyperparams()
+    out = []
+    if hp.epochs != default.epochs:
+        out.append(f"{hp.epochs} ep" if hp.epochs else "until time")
+    if hp.max_seconds:
+        out.append(f"{hp.max_seconds:g} s")
+    if hp.learning_rate != default.learning_rate:
+        mantissa, exp = f"{hp.learning_rate:.2e}".split("e")
+        out.append(f"lr {mantissa.rstrip('0').rstrip('.')}e{int(exp)}")
+    if hp.optimizer != default.optimizer:
+        out.append(hp.optimizer)
+    if hp.batch_size != default.batch_size:
+        out.append(f"batch {hp.batch_size}")
+    if hp.seed != default.seed:
+        out.append(f"seed {hp.seed}")
+    if hp.backend != default.backend:
+        out.append(hp.backend)
+    return out
 
 
 def _fmt(v: Any) -> str:

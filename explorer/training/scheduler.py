@@ -165,7 +165,7 @@ class Scheduler:
         """Stop this process's idle warm workers (runs in progress continue)."""
         for w in self.store.workers():
             if w["pid"] in self._procs:
-                self.store.db.execute("DELETE FROM workers WHERE pid = ? AND state = 'idle'", (w["pid"],))
+                self.store.forget_worker(w["pid"], only_idle=True)
 
     # -- steps -------------------------------------------------------------------------------
     def _reap_children(self) -> None:
@@ -186,7 +186,7 @@ class Scheduler:
                                   error="the worker process ended without finishing (killed or crashed).")
         for w in self.store.workers():
             if not pid_alive(w["pid"], w["pid_start"]):
-                self.store.db.execute("DELETE FROM workers WHERE pid = ?", (w["pid"],))
+                self.store.forget_worker(w["pid"])
 
     def _kill_ignoring_stop(self) -> None:
         now = time.time()
@@ -216,43 +216,7 @@ class Scheduler:
 
     def _claim_next(self) -> tuple[int, str, int | None, int | None] | None:
         """Atomically move the oldest queued run to running; returns (id, backend, gpu, warm pid)."""
-        import json
-
-        with self.store.transaction() as db:
-            running = db.execute("SELECT gpu FROM runs WHERE status = 'running'").fetchall()
-            if len(running) >= self.max_running:
-                return None
-            row = db.execute("SELECT id, request FROM runs WHERE status = 'queued' ORDER BY id LIMIT 1").fetchone()
-            if row is None:
-                return None
-            backend = json.loads(row["request"]).get("hp", {}).get("backend", "tensorflow")
-            gpu = None
-            if self.gpus:
-                busy = {r["gpu"] for r in running}
-                gpu = next((i for i in range(self.gpus) if i not in busy), 0)
-            now = time.time()
-            warm = db.execute(
-                "SELECT pid, pid_start FROM workers WHERE state = 'idle' AND backend = ? AND gpu IS ? ORDER BY ready",
-                (backend, gpu),
-            ).fetchall()
-            warm_pid = None
-            if not warm and db.execute(
-                "SELECT 1 FROM workers WHERE state = 'starting' AND backend = ? AND gpu IS ? AND started > ?",
-                (backend, gpu, now - WARM_START_WAIT_S),
-            ).fetchone():
-                return None  # a warm worker is importing the backend: it takes the run in a moment
-            for w in warm:
-                if pid_alive(w["pid"], w["pid_start"]) and db.execute(
-                    "UPDATE workers SET state = 'busy', run_id = ? WHERE pid = ? AND state = 'idle'", (row["id"], w["pid"])
-                ).rowcount:
-                    warm_pid = int(w["pid"])
-                    break
-            db.execute(
-                "UPDATE runs SET status = 'running', claimed = ?, gpu = ?, backend = ?, worker = ?, pid = ?, "
-                "pid_start = (SELECT pid_start FROM workers WHERE pid = ?) WHERE id = ?",
-                (now, gpu, backend, "warm" if warm_pid else "cold", warm_pid, warm_pid, row["id"]),
-            )
-            return int(row["id"]), backend, gpu, warm_pid
+        return self.store.claim_next(self.max_running, self.gpus, WARM_START_WAIT_S)
 
     def _top_up_warm(self) -> None:
         if self.warm <= 0 or not self.warm_active:

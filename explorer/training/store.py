@@ -375,6 +375,85 @@ class RunStore:
         return [dict(r) for r in self.db.execute("SELECT * FROM workers ORDER BY started").fetchall()]
 
 
+    # -- workers and claims (the scheduler and the workers call these; no SQL outside the store) ----
+    def register_worker(self, pid: int, backend: str, gpu: int | None, started: float) -> None:
+        """A warm worker announces itself (state ``starting`` while it imports its backend)."""
+        self.db.execute(
+            "INSERT OR REPLACE INTO workers (pid, pid_start, backend, gpu, state, started) "
+            "VALUES (?, ?, ?, ?, 'starting', ?)",
+            (pid, process_start_token(pid), backend, gpu, started),
+        )
+
+    def worker_ready(self, pid: int) -> None:
+        """A warm worker has imported its backend and waits for a run."""
+        self.db.execute("UPDATE workers SET state = 'idle', ready = ? WHERE pid = ?", (time.time(), pid))
+
+    def worker_assignment(self, pid: int) -> tuple[str, int | None] | None:
+        """A worker's state and assigned run id, or None when it was forgotten (it should leave)."""
+        row = self.db.execute("SELECT state, run_id FROM workers WHERE pid = ?", (pid,)).fetchone()
+        return None if row is None else (row["state"], row["run_id"])
+
+    def forget_worker(self, pid: int, only_idle: bool = False) -> bool:
+        """Remove a worker's row (only an idle one with ``only_idle``); True when a row went."""
+        sql = "DELETE FROM workers WHERE pid = ?" + (" AND state = 'idle'" if only_idle else "")
+        return self.db.execute(sql, (pid,)).rowcount > 0
+
+    def retire_idle_worker(self, pid: int) -> bool:
+        """An idle worker whose app is gone leaves, unless it was just given a run; True when it may leave."""
+        if self.db.execute("UPDATE workers SET state = 'gone' WHERE pid = ? AND state = 'idle'", (pid,)).rowcount:
+            self.forget_worker(pid)
+            return True
+        return False
+
+    def claim_next(self, max_running: int, gpus: int, warm_wait_s: float) -> tuple[int, str, int | None, int | None] | None:
+        """Atomically move the oldest queued run to running, on a free GPU and an idle warm worker if any.
+
+        Args:
+            max_running: how many runs may run at once.
+            gpus: GPUs to spread runs over (0: CPU).
+            warm_wait_s: a warm worker that started importing less than this ago will take the run:
+                wait for it instead of starting a cold one.
+
+        Returns:
+            ``(run id, backend, gpu, warm worker pid or None)``, or None when nothing may start now.
+        """
+        with self.transaction() as db:
+            running = db.execute("SELECT gpu FROM runs WHERE status = 'running'").fetchall()
+            if len(running) >= max_running:
+                return None
+            row = db.execute("SELECT id, request FROM runs WHERE status = 'queued' ORDER BY id LIMIT 1").fetchone()
+            if row is None:
+                return None
+            backend = json.loads(row["request"]).get("hp", {}).get("backend", "tensorflow")
+            gpu = None
+            if gpus:
+                busy = {r["gpu"] for r in running}
+                gpu = next((i for i in range(gpus) if i not in busy), 0)
+            now = time.time()
+            warm = db.execute(
+                "SELECT pid, pid_start FROM workers WHERE state = 'idle' AND backend = ? AND gpu IS ? ORDER BY ready",
+                (backend, gpu),
+            ).fetchall()
+            warm_pid = None
+            if not warm and db.execute(
+                "SELECT 1 FROM workers WHERE state = 'starting' AND backend = ? AND gpu IS ? AND started > ?",
+                (backend, gpu, now - warm_wait_s),
+            ).fetchone():
+                return None  # a warm worker is importing the backend: it takes the run in a moment
+            for w in warm:
+                if pid_alive(w["pid"], w["pid_start"]) and db.execute(
+                    "UPDATE workers SET state = 'busy', run_id = ? WHERE pid = ? AND state = 'idle'", (row["id"], w["pid"])
+                ).rowcount:
+                    warm_pid = int(w["pid"])
+                    break
+            db.execute(
+                "UPDATE runs SET status = 'running', claimed = ?, gpu = ?, backend = ?, worker = ?, pid = ?, "
+                "pid_start = (SELECT pid_start FROM workers WHERE pid = ?) WHERE id = ?",
+                (now, gpu, backend, "warm" if warm_pid else "cold", warm_pid, warm_pid, row["id"]),
+            )
+            return int(row["id"]), backend, gpu, warm_pid
+
+
 class _Transaction:
     def __init__(self, db: sqlite3.Connection) -> None:
         self.db = db

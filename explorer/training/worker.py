@@ -84,34 +84,28 @@ def cold_main(store_path: str, run_id: int, backend: str, gpu: int | None = None
 def warm_main(store_path: str, backend: str, gpu: int | None, parent_pid: int) -> None:
     """Entry point of a warm worker: import the backend, wait for a run, train it, exit."""
     t_spawned = time.time()
-    from explorer.training.store import RunStore, process_start_token
+    from explorer.training.store import RunStore
 
     store = RunStore(store_path)
     pid = os.getpid()
-    store.db.execute(
-        "INSERT OR REPLACE INTO workers (pid, pid_start, backend, gpu, state, started) VALUES (?, ?, ?, ?, 'starting', ?)",
-        (pid, process_start_token(pid), backend, gpu, t_spawned),
-    )
+    store.register_worker(pid, backend, gpu, t_spawned)
     device, timings = _setup(backend, gpu)
     _prewarm(backend)
-    store.db.execute("UPDATE workers SET state = 'idle', ready = ? WHERE pid = ?", (time.time(), pid))
+    store.worker_ready(pid)
     while True:
-        row = store.db.execute("SELECT state, run_id FROM workers WHERE pid = ?", (pid,)).fetchone()
-        if row is None:
+        assignment = store.worker_assignment(pid)
+        if assignment is None:
             return
-        if row["state"] == "busy" and row["run_id"]:
+        state, run_id = assignment
+        if state == "busy" and run_id:
             timings["worker_start"] = t_spawned
             try:
-                execute(store, int(row["run_id"]), device, backend, timings)
+                execute(store, int(run_id), device, backend, timings)
             finally:
-                store.db.execute("DELETE FROM workers WHERE pid = ?", (pid,))
+                store.forget_worker(pid)
             return
-        if os.getppid() != parent_pid:  # the app that started us is gone: leave unless just given a run
-            if store.db.execute(
-                "UPDATE workers SET state = 'gone' WHERE pid = ? AND state = 'idle'", (pid,)
-            ).rowcount:
-                store.db.execute("DELETE FROM workers WHERE pid = ?", (pid,))
-                return
+        if os.getppid() != parent_pid and store.retire_idle_worker(pid):
+            return  # the app that started us is gone, and no run was given meanwhile
         time.sleep(POLL_S)
 
 

@@ -8,7 +8,7 @@ import streamlit as st
 
 from explorer.config import FieldInfo, fields_of, parse_value
 from explorer.errors import ConfigError
-from explorer.ui.state import field_key
+from explorer.ui.session import field_key
 
 
 def _label(info: FieldInfo) -> str:

@@ -34,6 +34,7 @@ from explorer.render import (
     svg,
     to_dot,
 )
+from explorer.ui.session import GraphKeys, graph_keys, widget
 
 ASSETS = Path(__file__).resolve().parents[2] / "assets" / "svg-pan-zoom"
 VIEW_LABELS = {"blocks": "Blocks", "layers": "Layers", "mixed": "Mixed"}
@@ -214,11 +215,6 @@ def toggle_pick(state: MutableMapping, picked: str | None, graph: ModelGraph, vi
     state[expand_key] = [e for e in names if e in expand]
 
 
-def keys_for(scope: str) -> dict[str, str]:
-    """Widget keys of the graph controls for one architecture (each preset starts from its default view)."""
-    return {k: f"graph:{k}:{scope}" for k in ("view", "rankdir", "depth", "expand", "query", "viewer")}
-
-
 DETAIL_LABELS = {"stages": "Stages", "blocks": "All blocks"}
 
 
@@ -227,13 +223,13 @@ def default_detail(graph: ModelGraph, max_blocks: int = 30) -> str:
     return "stages" if max_depth(graph) > 1 and len(graph.blocks()) > max_blocks else "blocks"
 
 
-def controls(graph: ModelGraph, state: MutableMapping, keys: dict[str, str]) -> GraphChoice:
+def controls(graph: ModelGraph, state: MutableMapping, keys: GraphKeys) -> GraphChoice:
     """Draw the view, direction, expansion and search widgets.
 
     Args:
         graph: the model's graph (for the default view and the expandable blocks).
         state: the session state; the widgets' defaults are created in it.
-        keys: widget keys from :func:`keys_for`.
+        keys: widget keys from :func:`explorer.ui.session.graph_keys`.
 
     Returns:
         The chosen view options and search text.
@@ -312,17 +308,18 @@ def downloads(dot_text: str, stem: str, *, key: str) -> None:
     Args:
         dot_text: the DOT source.
         stem: file name without extension.
-        key: a prefix for the buttons' keys.
+        key: the scope of the buttons' keys (one set per architecture).
     """
     c1, c2, c3, c4 = st.columns([1, 1, 1, 3])
-    c1.download_button("⬇ DOT", dot_text, f"{stem}.dot", "text/vnd.graphviz", key=f"{key}:dot", on_click="ignore")
+    c1.download_button("⬇ DOT", dot_text, f"{stem}.dot", "text/vnd.graphviz", key=widget("dl", "dot", key),
+                       on_click="ignore")
     if not have_dot():
         c4.caption(MISSING_DOT)
         return
     c2.download_button("⬇ SVG", lambda: cached_layout(dot_text, "svg"), f"{stem}.svg", "image/svg+xml",
-                       key=f"{key}:svg", on_click="ignore")
+                       key=widget("dl", "svg", key), on_click="ignore")
     c3.download_button("⬇ PNG", lambda: cached_layout(dot_text, "png"), f"{stem}.png", "image/png",
-                       key=f"{key}:png", on_click="ignore")
+                       key=widget("dl", "png", key), on_click="ignore")
     c4.caption("PNGs are capped at 12,000 px a side; prefer SVG for large graphs (sharp at any zoom).")
 
 
@@ -341,15 +338,16 @@ def signature(dot_text: str) -> str:
     return hashlib.sha1(dot_text.encode()).hexdigest()[:16]
 
 
-def section(graph: ModelGraph, state: MutableMapping, scope: str) -> None:
+def section(graph: ModelGraph, state: MutableMapping, scope: str, stem: str) -> None:
     """The whole graph panel: view controls, the drawing with search and click-to-expand, downloads.
 
     Args:
         graph: the model's graph.
         state: the session state (widget values live there).
         scope: names this architecture's widgets (each architecture keeps its own view).
+        stem: the start of download file names (the architecture's slug).
     """
-    keys = keys_for(scope)
+    keys = graph_keys(scope)
     choice = controls(graph, state, keys)
     try:
         dot = to_dot(graph, choice.options, macs=layer_macs(graph))
@@ -364,4 +362,4 @@ def section(graph: ModelGraph, state: MutableMapping, scope: str) -> None:
         on_pick=lambda: toggle_pick(state, (state.get(keys["viewer"]) or {}).get("picked"), graph,
                                     keys["view"], keys["expand"]),
     )
-    downloads(dot, f"{graph.name}-{choice.options.view}", key=f"dl:{scope}")
+    downloads(dot, f"{stem}-{choice.options.view}", key=scope)

@@ -1,0 +1,98 @@
+"""Every use of Keras internals (``keras.src``) outside the graph reader, in one place.
+
+Three things need them, each for a measured reason:
+
+- **The TensorFlow probe.** Keras's serializer (``get_config``, ``model.save``) asks a lazy
+  ``tensorflow`` module whether TensorFlow is available, which imports TensorFlow (seconds,
+  hundreds of MB) just to check ``isinstance(obj, tf.TensorShape)``. On the numpy backend no
+  TensorFlow object can exist, so :func:`skip_tensorflow_probe` tells that probe "not available".
+- **The clear_session guard.** Streamlit calls ``keras.backend.clear_session()`` after every
+  script run of every session; that swaps Keras's global state for all threads at once, so a build
+  running in another session's thread would lose its name counters half-way ("The name
+  max_pooling2d is used 2 times in the model"). :func:`guard_clear_session` makes the two take
+  turns on :data:`BUILD_LOCK`. The app installs it (``app.py``); importing the package does not.
+- **Per-build global state.** :func:`fresh_build_state` gives each build fresh automatic-name
+  counters (deterministic names for Keras Applications) and, for weightless analysis builds, its
+  own list of deferred variables (which would otherwise keep every analysed model alive).
+
+Keras is imported lazily: importing this module costs nothing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import sys
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+BUILD_LOCK = threading.RLock()  # one build at a time; clear_session waits for it
+
+# Global Keras state reset for each build.
+_PER_BUILD_STATE = ("object_name_uids", "uninitialized_variables")
+
+
+def skip_tensorflow_probe() -> bool:
+    """On the numpy backend with TensorFlow not yet imported, stop Keras from importing it.
+
+    Returns:
+        True when the probe is (now) switched off.
+    """
+    import keras
+
+    if keras.backend.backend() != "numpy" or "tensorflow" in sys.modules:
+        return False
+    from keras.src.utils import module_utils
+
+    module_utils.tensorflow._available = False
+    return True
+
+
+def guard_clear_session(lock: Any = BUILD_LOCK) -> None:
+    """Make ``keras.backend.clear_session`` wait for ``lock`` (idempotent).
+
+    On the numpy backend it also skips clear_session's full ``gc.collect()``: there is nothing to
+    free there but Python objects, and Streamlit would pay it after every script run.
+    """
+    import keras
+    from keras.src.backend.common import global_state
+
+    if getattr(keras.backend.clear_session, "__explorer_guarded__", False):
+        return
+    original = global_state.clear_session
+
+    @functools.wraps(original)
+    def clear_session(*args: Any, **kwargs: Any) -> Any:
+        if keras.backend.backend() == "numpy" and not args:
+            kwargs.setdefault("free_memory", False)
+        with lock:
+            return original(*args, **kwargs)
+
+    clear_session.__explorer_guarded__ = True  # type: ignore[attr-defined]
+    keras.backend.clear_session = clear_session
+    keras.utils.clear_session = clear_session
+
+
+@contextlib.contextmanager
+def fresh_build_state(*, weights: bool = True) -> Iterator[None]:
+    """Run a build with fresh automatic names; without ``weights``, leave variables unfilled.
+
+    Callers hold :data:`BUILD_LOCK` (the state is global to the process).
+    """
+    import keras
+    from keras.src.backend.common import global_state
+
+    skip_tensorflow_probe()
+    saved = {k: global_state.get_global_attribute(k) for k in _PER_BUILD_STATE}
+    for k in _PER_BUILD_STATE:
+        global_state.set_global_attribute(k, None)
+    try:
+        if weights:
+            yield
+        else:
+            with keras.StatelessScope(initialize_variables=False):  # variables stay unfilled
+                yield
+    finally:
+        for k, v in saved.items():
+            global_state.set_global_attribute(k, v)
