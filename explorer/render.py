@@ -632,15 +632,15 @@ def svg(dot_text: str) -> str:
     return text[start:] if start >= 0 else text
 
 
-# -- heat colouring (a separate pass over finished DOT text, so views and heat stay apart) ------
+# -- heat colouring: block styles for to_dot's ``styles`` seam (views and heat stay apart) --------
 HEAT_LOW, HEAT_HIGH = (0.93, 0.95, 1.0), (0.84, 0.15, 0.11)  # pale blue-white -> red
 
 
-def heat_colors(values: Mapping[str, float], log: bool = True) -> dict[str, str]:
+def heat_colors(values: Mapping[str, float | None], log: bool = True) -> dict[str, str]:
     """Fill colours for blocks from numbers (e.g. gradient norms): low pale, high red.
 
     Args:
-        values: block path -> value (None or non-positive values with ``log`` are left out).
+        values: block path -> value (None, non-finite, and with ``log`` non-positive values are left out).
         log: scale by log10 (norms span decades).
 
     Returns:
@@ -661,33 +661,31 @@ def heat_colors(values: Mapping[str, float], log: bool = True) -> dict[str, str]
     return out
 
 
-def color_blocks(dot_text: str, colors: Mapping[str, str], tooltips: Mapping[str, str] | None = None) -> str:
-    """Recolour the block nodes of DOT text made by :func:`to_dot`.
+def heat_styles(graph: ModelGraph, colors: Mapping[str, str],
+                tooltips: Mapping[str, str] | None = None) -> dict[str, dict[str, str]]:
+    """``styles`` for :func:`to_dot` that fill block nodes with ``colors`` (block path -> colour).
 
-    A block node shows the colour of its own path, else the colour of the first coloured block
-    inside it (a stage node shows its first block's heat when only blocks are coloured).
+    A block node shows the colour of its own path, else that of the first coloured block inside
+    it (a stage node, when the view cuts blocks to stages, shows its first block's heat).
 
     Args:
-        dot_text: DOT from :func:`to_dot`.
-        colors: block path -> fill colour.
-        tooltips: block path -> tooltip text (e.g. the value), optional.
+        graph: the graph being drawn (its block paths and their prefixes get a style).
+        colors: block path -> fill colour (e.g. from :func:`heat_colors`).
+        tooltips: block path -> text for the node's tooltip (e.g. the value), optional.
 
     Returns:
-        The DOT text with those block nodes' ``fillcolor`` (and ``tooltip``) replaced.
+        Node id (``block:PATH``) -> DOT attributes.
     """
-    import re
+    from explorer import blockpath
 
-    pat = re.compile(r'^(\s*)"' + re.escape(BLOCK_PREFIX) + r'([^"]+)" \[(.*)\];$')
-    out = []
-    for line in dot_text.splitlines():
-        m = pat.match(line)
-        if m:
-            path = m.group(2)
-            key = path if path in colors else next((k for k in colors if k.startswith(path + "/")), None)
-            if key is not None:
-                attrs = re.sub(r'fillcolor="[^"]*"', f'fillcolor="{colors[key]}"', m.group(3))
-                if tooltips and key in tooltips:
-                    attrs = re.sub(r'tooltip="[^"]*"', "tooltip=" + _q(f"{path}: {tooltips[key]}"), attrs)
-                line = f'{m.group(1)}"{BLOCK_PREFIX}{path}" [{attrs}];'
-        out.append(line)
-    return "\n".join(out) + ("\n" if dot_text.endswith("\n") else "")
+    paths = dict.fromkeys(p for b in graph.blocks() for p in blockpath.prefixes(b))
+    out: dict[str, dict[str, str]] = {}
+    for path in paths:
+        key = path if path in colors else next((k for k in colors if k.startswith(path + "/")), None)
+        if key is None:
+            continue
+        attrs = {"fillcolor": _q(colors[key])}
+        if tooltips and key in tooltips:
+            attrs["tooltip"] = _q(f"{path}: {tooltips[key]}")
+        out[block_id(path)] = attrs
+    return out

@@ -225,7 +225,7 @@ def live() -> None:
     labels = distinct_labels(current)
     pts = [(f"#{r.id} {labels[r.id]}", store.points(r.id), run_color(r.id)) for r in current]
     for r in current:
-        if r.error and not r.active:
+        if r.error and r.status in ("failed", "interrupted"):
             st.caption(f"{swatch(r.id)} #{r.id}: :red[{r.error}]", unsafe_allow_html=True)
     c1, c2 = st.columns(2)
     c1.plotly_chart(curves_figure(pts, "loss", smoothing), key=widget("train", "loss"), width="stretch")
@@ -286,9 +286,10 @@ if with_norms:
     try:
         req = RunRequest.from_dict(nr[gid].request)
         arch, _how = req.adapted(*req.dataset_shape())
-        dot = render.to_dot(analyse(arch).graph, "blocks")
-        dot = render.color_blocks(dot, render.heat_colors(at_step),
-                                  {b: f"gradient norm {v:.3g}" for b, v in at_step.items() if v is not None})
+        graph = analyse(arch).graph
+        styles = render.heat_styles(graph, render.heat_colors(at_step),
+                                    {b: f"gradient norm {v:.3g}" for b, v in at_step.items() if v is not None})
+        dot = render.to_dot(graph, "blocks", styles=styles)
         st.graphviz_chart(dot, width="stretch")
         st.caption(f"Blocks coloured by gradient norm at step {step} (log scale: pale small, red large). "
                    "A deep plain net's early blocks fade; a ResNet's stay warm.")

@@ -163,11 +163,17 @@ def test_pareto_front():
 def test_blocks_coloured_by_value():
     graph = analyse(resolve("resnet", overrides={"depth": 8})).graph
     dot = render.to_dot(graph, "blocks")
-    colors = render.heat_colors({"stem": 1e-3, "stage1/block1": 1e-1, "head": 1.0})
-    assert len(set(colors.values())) == 3
-    out = render.color_blocks(dot, colors, {"head": "norm 1"})
-    assert f'"block:head" [' in out and colors["head"] in out and "head: norm 1" in out
+    colors = render.heat_colors({"stem": 1e-3, "stage1/block1": 1e-1, "head": 1.0, "stage2/block1": None})
+    assert len(set(colors.values())) == 3 and "stage2/block1" not in colors
+    out = render.to_dot(graph, "blocks", styles=render.heat_styles(graph, colors, {"head": "norm 1"}))
+    head = next(line for line in out.splitlines() if line.strip().startswith('"block:head"'))
+    assert colors["head"] in head and "head: norm 1" in head
     assert out.count("\n") == dot.count("\n")
+    # a stage node (blocks cut to stages) shows its first block's heat
+    staged = render.to_dot(graph, render.ViewOptions("blocks", depth=1),
+                           styles=render.heat_styles(graph, colors))
+    stage1 = next(line for line in staged.splitlines() if line.strip().startswith('"block:stage1"'))
+    assert colors["stage1/block1"] in stage1
 
 
 # -- real workers --------------------------------------------------------------------------------
