@@ -22,7 +22,14 @@ from explorer.training.charts import curves_figure, experiment_scatter, grad_hea
 from explorer.training.experiment import parse_grid
 from explorer.training.experiment import view as experiment_view
 from explorer.training.progress import (
-    distinct_labels, epochs_text, eta_seconds, format_seconds, fraction_done, phase_text, run_color, run_row,
+    distinct_labels,
+    epochs_text,
+    eta_seconds,
+    format_seconds,
+    fraction_done,
+    phase_text,
+    run_color,
+    run_row,
 )
 from explorer.training.request import PRECISIONS, RECIPES, SCHEDULES, Hyperparams, RunRequest, available_backends
 from explorer.training.service import start_service

@@ -23,7 +23,7 @@ from explorer.analysis import analyse
 from explorer.builders import PRESETS, REGISTRY, resolve
 from explorer.errors import ConfigError
 from explorer.training import Hyperparams, RunRequest, RunStore
-from explorer.training.experiment import expand, parse_grid, pareto_front
+from explorer.training.experiment import expand, pareto_front, parse_grid
 from explorer.training.progress import distinct_labels, epochs_text, phase_text, run_color, run_row
 
 ROOT = Path(__file__).resolve().parent.parent
