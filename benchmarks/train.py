@@ -260,6 +260,7 @@ def experiments(tmp: Path, out: dict) -> None:
     store = RunStore(tmp / "exp.sqlite")
     sched = Scheduler(store, max_running=1)
     base = RunRequest("resnet20", dataset="mnist-5k", hp=Hyperparams(epochs=1))
+    base.check()  # the builders and the dataset registry loaded once, as in a running app
     t = time.perf_counter()
     eid, ids = sched.submit_experiment(base, parse_grid(["depth=20,32,44,56"]))
     queued_s = time.perf_counter() - t
