@@ -56,7 +56,9 @@ CREATE TABLE IF NOT EXISTS runs (
     epoch INTEGER,
     step INTEGER,
     elapsed REAL,
-    images_per_s REAL
+    images_per_s REAL,
+    node TEXT,
+    remote_pid INTEGER
 );
 CREATE TABLE IF NOT EXISTS points (
     run_id INTEGER NOT NULL,
@@ -129,6 +131,8 @@ class Run:
     step: int | None = None
     elapsed: float | None = None
     images_per_s: float | None = None
+    node: str | None = None  # the cluster node a run trained on (Ray executor); None: this machine
+    remote_pid: int | None = None  # the worker's pid on that node
 
     @property
     def active(self) -> bool:
@@ -185,12 +189,23 @@ class RunStore:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self.db.executescript(_SCHEMA)
+            self._add_missing_columns()
         except (OSError, sqlite3.Error) as exc:
             reason = getattr(exc, "strerror", None) or " ".join(str(exc).split())[:200]
             raise DataError(
                 f"the run store {self.path} cannot be opened for writing ({reason}); "
                 "set EXPLORER_STORE (or --store) to a writable file."
             ) from None
+
+    def _add_missing_columns(self) -> None:
+        """Bring a store made by an older version up to date (new columns only)."""
+        have = {r["name"] for r in self.db.execute("PRAGMA table_info(runs)").fetchall()}
+        for name, kind in (("node", "TEXT"), ("remote_pid", "INTEGER")):
+            if name not in have:
+                try:
+                    self.db.execute(f"ALTER TABLE runs ADD COLUMN {name} {kind}")
+                except sqlite3.OperationalError:  # another process added it a moment ago
+                    pass
 
     # -- connections -------------------------------------------------------------------------
     @property
@@ -405,7 +420,8 @@ class RunStore:
             return True
         return False
 
-    def claim_next(self, max_running: int, gpus: int, warm_wait_s: float) -> tuple[int, str, int | None, int | None] | None:
+    def claim_next(self, max_running: int, gpus: int, warm_wait_s: float,
+                   use_warm: bool = True) -> tuple[int, str, int | None, int | None] | None:
         """Atomically move the oldest queued run to running, on a free GPU and an idle warm worker if any.
 
         Args:
@@ -413,6 +429,8 @@ class RunStore:
             gpus: GPUs to spread runs over (0: CPU).
             warm_wait_s: a warm worker that started importing less than this ago will take the run:
                 wait for it instead of starting a cold one.
+            use_warm: hand the run to a local warm worker when one is idle (False: an executor
+                other than local places it).
 
         Returns:
             ``(run id, backend, gpu, warm worker pid or None)``, or None when nothing may start now.
@@ -433,9 +451,9 @@ class RunStore:
             warm = db.execute(
                 "SELECT pid, pid_start FROM workers WHERE state = 'idle' AND backend = ? AND gpu IS ? ORDER BY ready",
                 (backend, gpu),
-            ).fetchall()
+            ).fetchall() if use_warm else []
             warm_pid = None
-            if not warm and db.execute(
+            if use_warm and not warm and db.execute(
                 "SELECT 1 FROM workers WHERE state = 'starting' AND backend = ? AND gpu IS ? AND started > ?",
                 (backend, gpu, now - warm_wait_s),
             ).fetchone():
