@@ -14,7 +14,7 @@ from explorer.builders import get_builder
 from explorer.config import fields_of, make_config, parse_assignments
 from explorer.errors import ExplorerError
 from explorer.training.charts import curves_figure
-from explorer.training.progress import eta_seconds, format_seconds, fraction_done, run_row
+from explorer.training.progress import eta_seconds, format_seconds, fraction_done, placement, run_row
 from explorer.training.request import Hyperparams, RunRequest, available_backends
 from explorer.training.service import start_service
 from explorer.training.store import store_path
@@ -130,7 +130,7 @@ def live() -> None:
     current = [r for r in current if r is not None]
     for r in current[:1]:
         cols = st.columns([3, 1, 1, 1, 1])
-        cols[0].markdown(f"**#{r.id} {r.label}** — `{r.status}`  \n{r.device or 'waiting for a worker'}"
+        cols[0].markdown(f"**#{r.id} {r.label}** — `{r.status}`  \n{placement(r) or 'waiting for a worker'}"
                          + (f"  \n:red[{r.error}]" if r.error else ""))
         cols[1].metric("Epoch", f"{r.epoch or 0}/{r.epochs or '∞'}")
         cols[2].metric("Step", f"{r.step or 0}/{r.steps_per_epoch or '?'}")

@@ -92,7 +92,7 @@ class RayExecutor:
         """
         if not ray_installed():
             raise ConfigError("the ray executor needs Ray, which is not installed here; "
-                              "install it with pip install -r requirements-ray.txt, or use --executor local.")
+                              "install it (pip install -r requirements-ray.txt, or make setup-ray) or choose the local executor.")
         import ray
 
         from explorer.training import ray_worker
@@ -239,6 +239,7 @@ class RayExecutor:
         values = dict(out.get("values") or {})
         if not values:
             values = {"status": "failed", "error": "the Ray task ended without a result.", "ended": now}
+        values["timings"] = {**values.get("timings", {}), "collected": now}  # when the server learnt of the end
         if out.get("model"):
             path = store.models_dir / f"run-{run_id}.keras"
             try:

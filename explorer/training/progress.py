@@ -44,6 +44,16 @@ def format_seconds(s: float | None) -> str:
     return f"{h}:{m:02d}:{sec:02d}" if h else f"{m}:{sec:02d}"
 
 
+def placement(run: Run) -> str | None:
+    """Where a run trains: its device, plus the node for a run on a Ray cluster (None before it starts).
+
+    E.g. ``CPU (2 cores)`` or ``GPU: NVIDIA H100 80GB HBM3 · node gpu-3 (10.0.0.7)``.
+    """
+    if not run.device:
+        return None
+    return f"{run.device} · node {run.node}" if run.node else run.device
+
+
 def run_row(run: Run) -> dict[str, Any]:
     """One row of the runs table."""
     f = run.final or {}
@@ -62,6 +72,6 @@ def run_row(run: Run) -> dict[str, Any]:
         "accuracy": f.get("accuracy"),
         "val_accuracy": f.get("val_accuracy"),
         "test_accuracy": f.get("test_accuracy"),
-        "device": run.device,
+        "device": placement(run),
         "error": run.error,
     }

@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import os
 import shutil
-import sys
 import socket
+import sys
 import tempfile
 import threading
 import time

@@ -197,8 +197,9 @@ class Scheduler:
                                       error="the worker process never started.")
                 continue
             if not pid_alive(run.pid, run.pid_start):
-                self.store.update(run.id, "running", status="interrupted", ended=now,
-                                  error="the worker process ended without finishing (killed or crashed).")
+                error = ("the process that placed it on Ray ended, and its Ray task with it." if run.worker == "ray"
+                         else "the worker process ended without finishing (killed or crashed).")
+                self.store.update(run.id, "running", status="interrupted", ended=now, error=error)
         for w in self.store.workers():
             if not pid_alive(w["pid"], w["pid_start"]):
                 self.store.forget_worker(w["pid"])
