@@ -192,14 +192,20 @@ class RunRequest:
         Raises:
             ConfigError or DataError: with one sentence naming the problem.
         """
+        self.spec(*self.dataset_shape())
+
+    def dataset_shape(self) -> tuple[tuple[int, ...], int]:
+        """The dataset's image shape and number of classes (checking that it can be loaded).
+
+        Raises:
+            DataError: unknown, missing or invalid dataset.
+        """
         if self.dataset in datasets.DATASETS:
             datasets.check_source(self.dataset)
             info = datasets.DATASETS[self.dataset]
-            shape, classes = info.input_shape, info.num_classes
-        else:
-            d = datasets.load(self.dataset)
-            shape, classes = d.input_shape, d.num_classes
-        self.spec(shape, classes)
+            return info.input_shape, info.num_classes
+        d = datasets.load(self.dataset)
+        return d.input_shape, d.num_classes
 
 
 def hp_changes(hp: Hyperparams) -> list[str]:
