@@ -111,6 +111,32 @@ def run_summary(run: Any) -> dict[str, Any]:
     }
 
 
+def view(store: Any, experiment_id: int) -> dict[str, Any]:
+    """Everything the Experiment view draws, as plain data (one store read per run).
+
+    Returns:
+        ``{"curves": [(label, epoch points, colour)], "rows": [scatter rows], "table": [table rows]}``;
+        labels tell the runs apart (:func:`~explorer.training.progress.distinct_labels`).
+    """
+    from explorer.training.progress import distinct_labels, run_color
+
+    runs = store.experiment_runs(experiment_id)
+    labels = distinct_labels(runs)
+    curves, rows, table = [], [], []
+    for r in runs:
+        final = r.final or {}
+        curves.append((f"#{r.id} {labels[r.id]}", store.points(r.id, "epoch"), run_color(r.id)))
+        rows.append({"run_id": r.id, "label": labels[r.id], "color": run_color(r.id), "params": r.params,
+                     "macs": r.macs, "train_seconds": final.get("train_seconds"),
+                     "val_accuracy": final.get("val_accuracy")})
+        secs, val = final.get("train_seconds"), final.get("val_accuracy")
+        table.append({"id": r.id, "run": labels[r.id], "status": r.status,
+                      "params": f"{r.params:,}" if r.params else "", "MACs": f"{r.macs:,}" if r.macs else "",
+                      "seconds": "" if secs is None else f"{secs:.1f}",
+                      "val_accuracy": "" if val is None else f"{val:.4f}"})
+    return {"curves": curves, "rows": rows, "table": table}
+
+
 def pareto_front(points: list[tuple[float, float]]) -> list[int]:
     """Indices of the points no other point beats: lower cost (x) and at least as high a score (y).
 
