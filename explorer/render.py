@@ -613,3 +613,64 @@ def svg(dot_text: str) -> str:
     text = cached_layout(dot_text, "svg").decode()
     start = text.find("<svg")
     return text[start:] if start >= 0 else text
+
+
+# -- heat colouring (a separate pass over finished DOT text, so views and heat stay apart) ------
+HEAT_LOW, HEAT_HIGH = (0.93, 0.95, 1.0), (0.84, 0.15, 0.11)  # pale blue-white -> red
+
+
+def heat_colors(values: Mapping[str, float], log: bool = True) -> dict[str, str]:
+    """Fill colours for blocks from numbers (e.g. gradient norms): low pale, high red.
+
+    Args:
+        values: block path -> value (None or non-positive values with ``log`` are left out).
+        log: scale by log10 (norms span decades).
+
+    Returns:
+        Block path -> ``#rrggbb``.
+    """
+    import math
+
+    vals = {k: (math.log10(v) if log else v) for k, v in values.items()
+            if v is not None and math.isfinite(v) and (v > 0 or not log)}
+    if not vals:
+        return {}
+    lo, hi = min(vals.values()), max(vals.values())
+    out = {}
+    for k, v in vals.items():
+        t = 0.5 if hi == lo else (v - lo) / (hi - lo)
+        rgb = [round(255 * (a + (b - a) * t)) for a, b in zip(HEAT_LOW, HEAT_HIGH, strict=True)]
+        out[k] = "#" + "".join(f"{c:02x}" for c in rgb)
+    return out
+
+
+def color_blocks(dot_text: str, colors: Mapping[str, str], tooltips: Mapping[str, str] | None = None) -> str:
+    """Recolour the block nodes of DOT text made by :func:`to_dot`.
+
+    A block node shows the colour of its own path, else the colour of the first coloured block
+    inside it (a stage node shows its first block's heat when only blocks are coloured).
+
+    Args:
+        dot_text: DOT from :func:`to_dot`.
+        colors: block path -> fill colour.
+        tooltips: block path -> tooltip text (e.g. the value), optional.
+
+    Returns:
+        The DOT text with those block nodes' ``fillcolor`` (and ``tooltip``) replaced.
+    """
+    import re
+
+    pat = re.compile(r'^(\s*)"' + re.escape(BLOCK_PREFIX) + r'([^"]+)" \[(.*)\];$')
+    out = []
+    for line in dot_text.splitlines():
+        m = pat.match(line)
+        if m:
+            path = m.group(2)
+            key = path if path in colors else next((k for k in colors if k.startswith(path + "/")), None)
+            if key is not None:
+                attrs = re.sub(r'fillcolor="[^"]*"', f'fillcolor="{colors[key]}"', m.group(3))
+                if tooltips and key in tooltips:
+                    attrs = re.sub(r'tooltip="[^"]*"', "tooltip=" + _q(f"{path}: {tooltips[key]}"), attrs)
+                line = f'{m.group(1)}"{BLOCK_PREFIX}{path}" [{attrs}];'
+        out.append(line)
+    return "\n".join(out) + ("\n" if dot_text.endswith("\n") else "")
