@@ -197,3 +197,27 @@ def test_cli_without_an_address_starts_its_own_ray_and_leaves_nothing(tmp_path):
     assert out["status"] == "finished" and out["executor"] == "ray" and Path(out["model_path"]).is_file()
     assert len(seen) >= 2  # Ray's own processes (GCS, raylet, workers) were started...
     wait_gone(seen)  # ...and all of them ended with the command
+
+
+def test_a_two_run_sweep_fans_out_over_the_cluster(cluster, tmp_path):
+    store_file = tmp_path / "runs.sqlite"
+    p = cli("sweep", "cnn", "--set", "conv_layers=1", "--grid", "filters=2,4", "--subset", "64", "--epochs", "1",
+            "--executor", "ray", "--ray-address", cluster, "--json", store=store_file)
+    stdout, stderr = p.communicate(timeout=DEADLINE_S)
+    assert p.returncode == 0, stderr[-3000:]
+    out = json.loads(stdout)
+    assert [r["status"] for r in out["runs"]] == ["finished", "finished"]
+    assert sorted(r["overrides"]["filters"] for r in out["runs"]) == [2, 4]
+    store = RunStore(store_file)
+    runs = [store.get(r["run_id"]) for r in out["runs"]]
+    assert all(r.worker == "ray" and r.node and zipfile.is_zipfile(r.model_path) for r in runs)
+    assert all(store.points(r.id, "epoch") for r in runs)
+    # The cluster has room for two (2 CPUs, one per run): both were placed before either ended.
+    assert max(r.claimed for r in runs) < min(r.ended for r in runs)
+
+
+def test_no_wait_is_refused_with_ray_in_one_line(cluster, tmp_path):
+    p = cli("train", *TINY_ARGS, "--executor", "ray", "--ray-address", cluster, "--no-wait", store=tmp_path / "r.sqlite")
+    _, stderr = p.communicate(timeout=DEADLINE_S)
+    assert p.returncode == 2 and "--no-wait" in stderr and "Traceback" not in stderr
+    assert len(stderr.strip().splitlines()) == 1, stderr

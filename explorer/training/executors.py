@@ -216,6 +216,8 @@ class RayExecutor:
                 pts, progress = payload
                 have = points.setdefault(rid, ([], None))
                 points[rid] = (have[0] + pts, progress or have[1])
+            elif kind == "grad_norms":
+                store.add_grad_norms(rid, *payload)
             else:
                 if rid in points:  # keep the order: points sent before this update first
                     store.add_points(rid, *points.pop(rid))

@@ -41,7 +41,7 @@ class Relay:
         self.stops: dict[int, float] = {}
 
     def push(self, run_id: int, kind: str, payload: Any) -> None:
-        """A run reports ``points`` (points, progress) or an ``update`` (column values)."""
+        """A run reports ``points`` (points, progress), ``grad_norms`` (step, norms) or an ``update`` (column values)."""
         self.events.append((run_id, kind, payload))
 
     def drain(self) -> list[tuple[int, str, Any]]:
@@ -116,6 +116,14 @@ class RelayChannel:
     def add_points(self, run_id: int, points: list[dict], progress: dict | None = None) -> None:
         """Send metric points (and the progress columns) to the relay."""
         self.relay.push.remote(run_id, "points", (points, progress))
+
+    def set_phase(self, run_id: int, phase: str) -> None:
+        """What the worker is doing (loading data, building, compiling, training)."""
+        self.relay.push.remote(run_id, "update", {"phase": phase, "phase_since": time.time()})
+
+    def add_grad_norms(self, run_id: int, step: int, norms: dict[str, tuple[float, float]]) -> None:
+        """Each block's (gradient norm, weight norm) at a step."""
+        self.relay.push.remote(run_id, "grad_norms", (step, norms))
 
     def stop_requested(self, run_id: int) -> float | None:
         """The stop flag as last seen by the polling thread (no round trip per batch)."""
