@@ -1,10 +1,11 @@
 """Runs on Ray: a local Ray instance started by the tests (2 CPUs, no dashboard), real Ray tasks.
 
-Checks that runs placed through the Ray executor finish with their points in the store and their
-models saved (from the CLI, connected to the instance as to a cluster, and in-process), that Stop
-stops one, that killing the Ray worker process of a running run leaves it ``interrupted`` with its
-points, and that the CLI without an address starts its own local instance and leaves no process
-behind. Every Ray process the tests start is ended by them (and checked to be gone).
+Checks that two runs placed through the Ray executor run at once and finish with their points in
+the store and their models saved, that Stop stops one, that killing the Ray worker process of a
+running run leaves it ``interrupted`` with its points, that a 2-run ``sweep --executor ray`` (the
+CLI connected to the instance as to a cluster) fans out, and that ``train --executor ray`` without
+an address starts its own local instance and leaves no process behind. In-process tests share the
+Ray workers (TensorFlow imported once per worker); each CLI command is a new Ray job with its own. Every Ray process the tests start is ended by them (and checked to be gone).
 
 Ray is in requirements-dev.txt; where it is not installed these tests skip (under CI they fail).
 """
@@ -25,7 +26,7 @@ import pytest
 
 from explorer.data import DataOptions
 from explorer.training import Hyperparams, RunRequest, RunStore, Scheduler
-from explorer.training.executors import RayExecutor, executor_from, ray_installed
+from explorer.training.executors import RayExecutor, descendants, executor_from, ray_installed, start_local_ray
 
 ROOT = Path(__file__).resolve().parent.parent
 DEADLINE_S = 300
@@ -43,31 +44,6 @@ def tiny(epochs: int = 1, subset: int = 64, batch_size: int = 32) -> RunRequest:
     """A 1-conv, 4-filter CNN on a few mnist-5k images."""
     return RunRequest("cnn", None, dict(TINY), "mnist-5k", DataOptions(subset=subset),
                       Hyperparams(epochs=epochs, batch_size=batch_size))
-
-
-def children() -> dict[int, list[int]]:
-    """Parent pid -> child pids, from /proc."""
-    tree: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as fh:
-                    ppid = int(fh.read().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            tree.setdefault(ppid, []).append(int(entry))
-    return tree
-
-
-def descendants(pid: int) -> set[int]:
-    """All processes below ``pid`` (Ray's daemons are the driver's children, its workers the raylet's)."""
-    tree, out, todo = children(), set(), [pid]
-    while todo:
-        for c in tree.get(todo.pop(), []):
-            if c not in out:
-                out.add(c)
-                todo.append(c)
-    return out
 
 
 def alive(pid: int) -> bool:
@@ -106,8 +82,8 @@ def cluster():
     """A local Ray instance for the module (2 CPUs, no dashboard); its GCS address. Ended and checked after."""
     temp = tempfile.mkdtemp(prefix="ray", dir="/tmp")  # short: Ray's socket paths must fit 107 bytes
     before = descendants(os.getpid())
-    ray.init(address="local", num_cpus=2, include_dashboard=False, _temp_dir=temp, logging_level="ERROR",
-             object_store_memory=128 * 2**20, log_to_driver=False)
+    start_local_ray(num_cpus=2, _temp_dir=temp, logging_level="ERROR", object_store_memory=128 * 2**20,
+                    log_to_driver=False)
     try:
         yield ray.get_runtime_context().gcs_address
     finally:
@@ -124,26 +100,25 @@ def cli(*args: str, store: Path, env: dict | None = None) -> subprocess.Popen:
 TINY_ARGS = ("cnn", "--set", "conv_layers=1", "--set", "filters=4", "--subset", "64", "--epochs", "1", "--json")
 
 
-def test_two_cli_runs_on_the_cluster_finish_with_points_and_models(cluster, tmp_path):
-    store_file = tmp_path / "runs.sqlite"
-    procs = [cli("train", *TINY_ARGS, "--executor", "ray", "--ray-address", cluster, "--seed", str(i), store=store_file)
-             for i in range(2)]
-    outs = []
-    for p in procs:
-        stdout, stderr = p.communicate(timeout=DEADLINE_S)
-        assert p.returncode == 0, stderr[-3000:]
-        outs.append(json.loads(stdout))
-    store = RunStore(store_file)
-    for out in outs:
-        run = store.get(out["run_id"])
-        assert out["status"] == "finished" and out["executor"] == "ray" and out["node"]
+def test_two_runs_on_ray_finish_at_once_with_points_and_models(cluster, tmp_path):
+    store = RunStore(tmp_path / "runs.sqlite")
+    sched = Scheduler(store, executor=RayExecutor())
+    try:
+        ids = [sched.submit(tiny()), sched.submit(tiny())]
+        assert [store.get(i).status for i in ids] == ["running", "running"]  # room for two: 2 CPUs, 1 per run
+        runs = [sched.wait(i, timeout=DEADLINE_S) for i in ids]
+    finally:
+        sched.shutdown()
+    for run in runs:
+        assert run.status == "finished", run.error
         assert run.worker == "ray" and run.node and run.device.startswith(("CPU", "GPU"))
-        assert run.remote_pid and run.remote_pid not in (os.getpid(), *(p.pid for p in procs))
+        assert run.remote_pid and run.remote_pid != os.getpid() and run.pid == os.getpid()  # placed by us
         epochs = store.points(run.id, "epoch")
         assert len(epochs) == 1 and all(epochs[0][m] is not None for m in ("loss", "val_accuracy"))
         assert store.points(run.id, "batch")[0]["step"] == 1
         assert zipfile.is_zipfile(run.model_path) and Path(run.model_path).parent == store.models_dir
         assert 0 <= run.final["test_accuracy"] <= 1
+    assert max(r.claimed for r in runs) < min(r.ended for r in runs)
 
 
 def test_stop_stops_one_and_a_killed_ray_worker_leaves_its_run_interrupted(cluster, tmp_path):
@@ -216,8 +191,8 @@ def test_a_two_run_sweep_fans_out_over_the_cluster(cluster, tmp_path):
     assert max(r.claimed for r in runs) < min(r.ended for r in runs)
 
 
-def test_no_wait_is_refused_with_ray_in_one_line(cluster, tmp_path):
-    p = cli("train", *TINY_ARGS, "--executor", "ray", "--ray-address", cluster, "--no-wait", store=tmp_path / "r.sqlite")
+def test_no_wait_is_refused_with_ray_in_one_line(tmp_path):
+    p = cli("train", *TINY_ARGS, "--executor", "ray", "--no-wait", store=tmp_path / "r.sqlite")
     _, stderr = p.communicate(timeout=DEADLINE_S)
     assert p.returncode == 2 and "--no-wait" in stderr and "Traceback" not in stderr
     assert len(stderr.strip().splitlines()) == 1, stderr

@@ -22,7 +22,7 @@ from explorer.cli.common import add_target_args, overrides_for, print_json
 from explorer.config import fields_of, make_config
 from explorer.errors import ConfigError
 from explorer.model_io import looks_like_model_file
-from explorer.training.executors import EXECUTORS, executor_from
+from explorer.training.executors import EXECUTORS, executor_from, executor_name
 from explorer.training.request import Hyperparams, RunRequest
 from explorer.training.scheduler import Scheduler
 from explorer.training.store import Run, RunStore
@@ -131,12 +131,10 @@ def scheduler_for(args: argparse.Namespace, store: RunStore) -> Scheduler:
         ConfigError: an unknown executor, Ray missing or unreachable, or ``--no-wait`` with Ray (a
             run on Ray lives only as long as the command that placed it).
     """
-    executor = executor_from(args.executor, args.ray_address)
-    if executor is not None and args.no_wait:
-        executor.shutdown()
+    if args.no_wait and executor_name(args.executor) == "ray":
         raise ConfigError("--no-wait works with the local executor only: runs on Ray end with the command that "
                           "placed them (use the app with EXPLORER_EXECUTOR=ray to queue and leave).")
-    return Scheduler(store, executor=executor)
+    return Scheduler(store, executor=executor_from(args.executor, args.ray_address))
 
 
 def _follow(sched: Scheduler, req: RunRequest, args: argparse.Namespace) -> int:

@@ -18,8 +18,10 @@ default install runs without it (``pip install -r requirements-ray.txt`` adds it
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
+import signal
 import time
 from pathlib import Path
 from typing import Any
@@ -40,6 +42,18 @@ def ray_installed() -> bool:
     return importlib.util.find_spec("ray") is not None
 
 
+def executor_name(name: str | None = None) -> str:
+    """``local`` or ``ray``: ``name``, else ``EXPLORER_EXECUTOR``, else ``local``.
+
+    Raises:
+        ConfigError: any other name.
+    """
+    name = (name or os.environ.get("EXPLORER_EXECUTOR") or "local").strip().lower()
+    if name not in EXECUTORS:
+        raise ConfigError(f"executor {name!r} is unknown; use local or ray.")
+    return name
+
+
 def executor_from(name: str | None = None, address: str | None = None) -> RayExecutor | None:
     """The executor named by the arguments or the environment; None for the local one.
 
@@ -50,14 +64,55 @@ def executor_from(name: str | None = None, address: str | None = None) -> RayExe
     Raises:
         ConfigError: an unknown executor, an address without Ray, or Ray not installed.
     """
-    name = (name or os.environ.get("EXPLORER_EXECUTOR") or "local").strip().lower()
-    if name not in EXECUTORS:
-        raise ConfigError(f"executor {name!r} is unknown; use local or ray.")
+    name = executor_name(name)
     if name == "local":
         if address:
             raise ConfigError("--ray-address needs --executor ray.")
         return None
     return RayExecutor(address or os.environ.get("EXPLORER_RAY_ADDRESS") or None)
+
+
+def descendants(pid: int) -> set[int]:
+    """Every process below ``pid`` (Linux ``/proc``): a local Ray's daemons are its starter's children."""
+    tree: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as fh:
+                    ppid = int(fh.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            tree.setdefault(ppid, []).append(int(entry))
+    out: set[int] = set()
+    todo = [pid]
+    while todo:
+        for child in tree.get(todo.pop(), []):
+            if child not in out:
+                out.add(child)
+                todo.append(child)
+    return out
+
+
+def start_local_ray(attempts: int = 2, **kwargs: Any) -> None:
+    """``ray.init`` a new local instance (no dashboard); on a busy machine its 30 s start limit may pass:
+    then the processes that attempt started are ended and it tries again.
+
+    Raises:
+        Exception: Ray's own, after the last attempt.
+    """
+    import ray
+
+    for attempt in range(attempts):
+        before = descendants(os.getpid())
+        try:
+            ray.init(address="local", include_dashboard=False, **kwargs)
+            return
+        except Exception:
+            for pid in descendants(os.getpid()) - before:  # only what this attempt started
+                with contextlib.suppress(OSError):
+                    os.kill(pid, signal.SIGKILL)
+            if attempt == attempts - 1:
+                raise
 
 
 def _positive_env(name: str, default: float) -> float:
@@ -109,12 +164,13 @@ class RayExecutor:
                     ray.init(address=address, runtime_env={"working_dir": str(ROOT), "excludes": SHIP_EXCLUDES},
                              **opts)
                 else:
-                    ray.init(address="local", num_cpus=local_cpus, include_dashboard=False,
-                             object_store_memory=256 * 2**20, **opts)
-            except (ConnectionError, RuntimeError, ValueError) as exc:
-                where = address or "a local instance"
-                raise ConfigError(f"cannot reach the Ray cluster at {where} "
-                                  f"({' '.join(str(exc).split())[:200]}); check --ray-address.") from None
+                    start_local_ray(num_cpus=local_cpus, object_store_memory=256 * 2**20, **opts)
+            except Exception as exc:  # Ray raises ConnectionError, RuntimeError, ValueError or a bare Exception
+                msg = " ".join(str(exc).split())[:200]
+                if address:
+                    raise ConfigError(f"cannot reach the Ray cluster at {address} ({msg}); check --ray-address.") \
+                        from None
+                raise ConfigError(f"a local Ray instance did not start ({msg}).") from None
             self.started_here = True
         node = ray.get_runtime_context().get_node_id()
         self.relay = ray_worker.Relay.options(
