@@ -26,7 +26,7 @@ import pytest
 
 from explorer.data import DataOptions
 from explorer.training import Hyperparams, RunRequest, RunStore, Scheduler
-from explorer.training.executors import RayExecutor, descendants, executor_from, ray_installed, start_local_ray
+from explorer.training.executors import RayExecutor, descendants, ray_installed, start_local_ray
 
 ROOT = Path(__file__).resolve().parent.parent
 DEADLINE_S = 300
@@ -146,17 +146,6 @@ def test_stop_stops_one_and_a_killed_ray_worker_leaves_its_run_interrupted(clust
         assert sched.wait(c, timeout=DEADLINE_S).status == "finished"
     finally:
         sched.shutdown()
-
-
-def test_executor_choice_errors_are_one_sentence(monkeypatch):
-    from explorer.errors import ConfigError
-
-    with pytest.raises(ConfigError, match="local or ray"):
-        executor_from("spark")
-    with pytest.raises(ConfigError, match="needs --executor ray"):
-        executor_from("local", "ray://head:10001")
-    monkeypatch.setenv("EXPLORER_EXECUTOR", "local")
-    assert executor_from() is None
 
 
 def test_cli_without_an_address_starts_its_own_ray_and_leaves_nothing(tmp_path):
