@@ -286,6 +286,7 @@ def ray_part(args: argparse.Namespace, out: dict) -> int:
                     run = sched.wait(sched.submit(lat), poll=0.05)
                     assert run.status == "finished" and run.timings.get("reused_worker"), run.timings
                     ray_s.append(run.timings["first_point"] - t0)
+                    out["device"] = f"{run.device} (Ray worker on {run.node})"
                     t = run.timings
                     overheads.append((t["worker_start"] - run.created) + (t["collected"] - t["end"]))
             out.update(ray_first_point_s=ray_s, local_warm_first_point_s=local_s,

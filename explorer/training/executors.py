@@ -33,7 +33,7 @@ EXECUTORS = ("local", "ray")
 ROOT = Path(__file__).resolve().parents[2]
 CAPACITY_TTL_S = 5.0  # how long the cluster's size is cached (nodes may join or leave)
 # What a cluster's workers get of the project when the app ships its code (runtime_env working_dir).
-SHIP_EXCLUDES = [".git", ".venv", "runs", "test-artifacts", "tests", "benchmarks", "**/__pycache__", "*.keras",
+SHIP_EXCLUDES = [".git", ".venv", "venv", "runs", "test-artifacts", "tests", "benchmarks", "**/__pycache__", "*.keras",
                  "*.sqlite*", "node_modules"]
 
 
@@ -200,8 +200,13 @@ class RayExecutor:
     def launch(self, store: RunStore, run_id: int, backend: str) -> None:
         """Submit a claimed run as a Ray task; the run's pid becomes this (the owning) process's."""
         run = store.get(run_id)
-        ref = self._worker.train_task.options(**self._task_options(backend), name=f"explorer-run-{run_id}").remote(
-            run_id, run.request, run.label, backend, self.relay, self.models_dir)
+        try:
+            ref = self._worker.train_task.options(**self._task_options(backend), name=f"explorer-run-{run_id}").remote(
+                run_id, run.request, run.label, backend, self.relay, self.models_dir)
+        except Exception as exc:  # e.g. the connection to the cluster is gone
+            store.update(run_id, "running", status="failed", ended=time.time(), worker="ray",
+                         error=f"the run could not be placed on Ray ({' '.join(str(exc).split())[:200]}).")
+            return
         self.tasks[run_id] = ref
         # The task lives as long as this process (Ray ends a job's tasks with its driver), so the
         # store's liveness check of the run's pid tells every other process whether it still runs.
@@ -228,7 +233,7 @@ class RayExecutor:
         if not self.tasks:
             return
         ray = self._ray
-        self._apply(store, ray.get(self.relay.drain.remote(), timeout=60))
+        self._drain(store)
         now = time.time()
         for run in store.runs("running"):
             ref = self.tasks.get(run.id)
@@ -245,7 +250,7 @@ class RayExecutor:
         refs = list(self.tasks.values())
         ready, _ = ray.wait(refs, num_returns=len(refs), timeout=0) if refs else ([], [])
         if ready:
-            self._apply(store, ray.get(self.relay.drain.remote(), timeout=60))
+            self._drain(store)
             ended = {ref: rid for rid, ref in self.tasks.items() if ref in ready}
             for ref, rid in ended.items():
                 self._end(store, rid, ref)
@@ -264,6 +269,15 @@ class RayExecutor:
                 pass
 
     # -- steps ---------------------------------------------------------------------------------
+    def _drain(self, store: RunStore) -> None:
+        """Move what the relay holds into the store (a relay that does not answer is skipped this round:
+        the runs' ends still come back with their tasks)."""
+        try:
+            events = self._ray.get(self.relay.drain.remote(), timeout=60)
+        except self._ray.exceptions.RayError:
+            return
+        self._apply(store, events)
+
     def _apply(self, store: RunStore, events: list[tuple[int, str, Any]]) -> None:
         """Write drained events to the store: one points write per run, updates in order."""
         points: dict[int, tuple[list[dict], dict | None]] = {}
