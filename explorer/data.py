@@ -497,36 +497,38 @@ class Adaptation:
 
 
 PAD_TO = 32  # LeNet-5's 32x32 input for 28x28 digits; also what the CIFAR architectures expect
+PAD_FROM = 24  # smaller images are not padded (a border wider than the digit is no standard move)
 
 
 def adapt(spec: Any, input_shape: tuple[int, ...], num_classes: int) -> tuple[Any, Adaptation]:
     """The spec for a dataset, adapting the data when the architecture cannot take it as it is.
 
-    Tries the images as they are, then zero-padded to 32x32 (images smaller than that), then
-    with the grey channel repeated to 3, then both.
+    Tries the images as they are, then zero-padded to 32x32 (images from 24 up to 32 pixels),
+    then with the grey channel repeated to 3, then both.
 
     Returns:
         ``(spec, adaptation)``; the adaptation is empty when the images fit.
 
     Raises:
-        ConfigError: the architecture cannot take the images even adapted (the original reason).
+        ConfigError: the architecture cannot take the images even adapted (the reason of the
+            most adapted try).
     """
     h, w, c = (int(d) for d in input_shape)
     tries = [Adaptation()]
-    if h < PAD_TO or w < PAD_TO:
+    if PAD_FROM <= min(h, w) and (h < PAD_TO or w < PAD_TO):
         tries.append(Adaptation(size=(max(h, PAD_TO), max(w, PAD_TO))))
     if c == 1:
         tries.append(Adaptation(channels=3))
         if len(tries) == 3:
             tries.append(Adaptation(size=tries[1].size, channels=3))
-    first: ConfigError | None = None
+    last: ConfigError | None = None
     for a in tries:
         try:
             return adapt_spec(spec, a.shape(input_shape), num_classes), a
         except ConfigError as exc:
-            first = first or exc
-    assert first is not None
-    raise first
+            last = exc
+    assert last is not None
+    raise ConfigError(str(last).replace("x".join(map(str, tries[-1].shape(input_shape))), "x".join(map(str, input_shape)), 1))
 
 
 def apply_adaptation(x: np.ndarray, adaptation: Adaptation) -> np.ndarray:

@@ -149,10 +149,9 @@ with st.sidebar:
     can = unlocked(ss, "launch runs and upload data")
 
 with top:
-    b1, b2 = st.columns(2)
-    launch = can and b1.button("Launch", icon=":material/rocket_launch:", type="primary", width="stretch",
+    launch = can and st.button("Launch", icon=":material/rocket_launch:", type="primary", width="stretch",
                                disabled=dataset is None, key=widget("train", "launch"))
-    launch_exp = can and b2.button("Experiment", icon=":material/grid_view:", width="stretch",
+    launch_exp = can and st.button("Launch experiment", icon=":material/grid_view:", width="stretch",
                                    disabled=dataset is None or not grid_text.strip(), key=widget("train", "launch_exp"),
                                    help="Launch the grid (in 'Experiment: a grid of runs' below) as one experiment.")
 
@@ -208,17 +207,17 @@ def status_rows() -> None:
     places = store.queue_positions()
     st.markdown("**Active runs**")
     for r in sorted(current, key=lambda r: r.id):
-        cols = st.columns([4, 2, 1, 1, 1, 1])
-        cols[0].markdown(f"{swatch(r.id)} **#{r.id}** {r.label}  \n{placement(r) or ''}", unsafe_allow_html=True)
-        cols[1].markdown(f"`{phase_text(r, places.get(r.id))}`")
-        cols[2].markdown(f"epoch {epochs_text(r)}")
-        cols[3].markdown(f"step {r.step or 0}/{r.steps_per_epoch or '?'}")
-        cols[4].markdown(f"{r.images_per_s:,.0f} img/s" if r.images_per_s else "— img/s")
-        if cols[5].button("Stop", icon=":material/stop_circle:", key=widget("train", "stop", r.id),
-                          help=f"Stop run #{r.id}"):
+        cols = st.columns([5, 5, 2], vertical_alignment="center")
+        cols[0].markdown(f"{swatch(r.id)} **#{r.id}** {r.label}" + (f"  \n:gray[{placement(r)}]" if r.device else ""),
+                         unsafe_allow_html=True)
+        ips = f"{r.images_per_s:,.0f} img/s" if r.images_per_s else "— img/s"
+        eta = f" · ETA {format_seconds(eta_seconds(r))}" if r.status == "running" else ""
+        cols[1].markdown(f"**{phase_text(r, places.get(r.id))}**  \nepoch {epochs_text(r)} · step "
+                         f"{r.step or 0}/{r.steps_per_epoch or '?'} · {ips}{eta}")
+        if cols[2].button("Stop", icon=":material/stop_circle:", key=widget("train", "stop", r.id),
+                          help=f"Stop run #{r.id}", width="stretch"):
             sched.stop(r.id)
-        st.progress(fraction_done(r) or 0.0, text=f"ETA {format_seconds(eta_seconds(r))}" if r.status == "running"
-                    else None)
+        st.progress(fraction_done(r) or 0.0)
 
 
 status_rows()

@@ -103,7 +103,7 @@ def phase_text(run: Run, queue_position: int | None = None, now: float | None = 
         where = f"queued #{queue_position}" if queue_position else "queued"
         return f"{where} · {format_seconds(now - run.created)}"
     if run.status == "running":
-        phase = run.phase or "starting worker"
+        phase = run.phase if run.phase and run.phase != "queued" else "starting worker"
         since = run.phase_since or run.claimed or run.created
         return f"{phase} · {format_seconds(now - since)}"
     return run.status
