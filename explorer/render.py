@@ -337,6 +337,7 @@ def to_dot(
     expand: Iterable[str] = (),
     macs: Mapping[str, int] | None = None,
     legend: bool = True,
+    styles: Mapping[str, Mapping[str, str]] | None = None,
 ) -> str:
     """Render a model graph as DOT text.
 
@@ -349,6 +350,9 @@ def to_dot(
         macs: optional multiply-accumulates per layer id (nested: ``model.layer``); shown on
             layers and summed on blocks.
         legend: draw the colour legend when layers are shown.
+        styles: extra DOT attributes per node id (a layer id, or ``block:PATH`` for a block node),
+            merged over the defaults: how other views colour the graph (a diff's classes, a
+            gradient heat map) without a renderer of their own.
 
     Returns:
         The DOT source, deterministic for the same inputs.
@@ -358,83 +362,112 @@ def to_dot(
     """
     opts = view if isinstance(view, ViewOptions) else ViewOptions(view, rankdir, tuple(expand), legend)
     _check_expand(graph, opts.expand)
-    return _render(graph, opts, macs)
+    return _DotWriter(graph, opts, macs, styles).render()
 
 
-def _render(graph: ModelGraph, opts: ViewOptions, macs: Mapping[str, int] | None) -> str:
-    expand = tuple(opts.expand)
-    root = _Cluster("", "")
-    edges_out: list[str] = []
-    used_categories: list[str] = []
-    flags = {"residual": False, "dense": False}
-    shown_layers = 0
-    nested: list[tuple[ModelGraph, dict[str, tuple]]] = []  # expanded nested models, edges drawn last
+class _DotWriter:
+    """One rendering of a graph, in passes: nodes (layers and block nodes, in clusters), then
+    edges, then the header (graph, node and edge defaults, legend) around them.
 
-    shown = display_ids(graph, opts)
+    ``ports`` maps a node id to two functions giving the DOT id that receives input i / sends
+    output j, so edges into an expanded nested model reach its layers.
+    """
 
-    def shown_as_layer(n: Node) -> bool:
-        return shown[n.id] == n.id
+    def __init__(self, graph: ModelGraph, opts: ViewOptions, macs: Mapping[str, int] | None,
+                 styles: Mapping[str, Mapping[str, str]] | None) -> None:
+        self.graph, self.opts, self.macs = graph, opts, macs
+        self.styles = styles or {}
+        self.expand = tuple(opts.expand)
+        self.shown = display_ids(graph, opts)
+        self.root = _Cluster("", "")
+        self.edges_out: list[str] = []
+        self.used_categories: list[str] = []
+        self.flags = {"residual": False, "dense": False}
+        self.shown_layers = 0
+        self.nested: list[tuple[ModelGraph, dict[str, tuple]]] = []  # expanded nested models, edges drawn last
 
-    def cluster_path(n: Node, g: ModelGraph, top: bool) -> tuple[str, ...]:
+    def render(self) -> str:
+        """The whole DOT text."""
+        top_ports = self.add_graph(self.graph, "", self.root, True)
+        self.add_edges(self.graph, top_ports)
+        for g, ports in self.nested:
+            self.add_edges(g, ports)
+        out = self.header()
+        self.root.emit(out, "  ")
+        out.extend("  " + e for e in self.edges_out)
+        out.append("}")
+        return "\n".join(out) + "\n"
+
+    # -- pass 1: nodes ----------------------------------------------------------------------------
+    def _styled(self, did: str, attrs: dict[str, str]) -> dict[str, str]:
+        extra = self.styles.get(did)
+        return {**attrs, **extra} if extra else attrs
+
+    def _cluster_path(self, n: Node, g: ModelGraph, top: bool) -> tuple[str, ...]:
         if not top or g.grouping == "flat" or n.block == INPUT_BLOCK:
             return ()
         return tuple(n.block.split("/"))
 
-    # Pass 1: nodes. ``ports`` maps (graph id, node id) to functions giving the DOT id that
-    # receives input i / sends output j, so edges into an expanded nested model reach its layers.
-    def add_graph(g: ModelGraph, prefix: str, cluster: _Cluster, top: bool) -> dict[str, tuple]:
-        nonlocal shown_layers
+    def add_graph(self, g: ModelGraph, prefix: str, cluster: _Cluster, top: bool) -> dict[str, tuple]:
+        """Add the layer nodes of ``g`` (and the block nodes standing for folded layers)."""
         ports: dict[str, tuple] = {}
         outputs = set(g.outputs) if top else set()
         blocks_seen: dict[str, list[Node]] = {}
         for n in g.nodes:
-            if top and not shown_as_layer(n):
-                bid = shown[n.id]
+            if top and self.shown[n.id] != n.id:
+                bid = self.shown[n.id]
                 blocks_seen.setdefault(bid[len(BLOCK_PREFIX):], []).append(n)
                 ports[n.id] = (lambda _i, b=bid: b, lambda _j, b=bid: b)
                 continue
-            path = cluster_path(n, g, top)
-            target = cluster.at(path)
+            target = cluster.at(self._cluster_path(n, g, top))
             did = prefix + n.id
-            if n.children is not None and (prefix + n.id) in expand:
+            if n.children is not None and did in self.expand:
                 sub = target.at((f"model:{did}",), (f"{did} ({n.cls} model)",))
-                child_ports = add_graph(n.children, did + ".", sub, False)
-                nested.append((n.children, child_ports))
+                child_ports = self.add_graph(n.children, did + ".", sub, False)
+                self.nested.append((n.children, child_ports))
                 ins, outs = n.children.inputs, n.children.outputs
                 ports[n.id] = (
                     lambda i, cp=child_ports, ins=ins: cp[ins[min(i, len(ins) - 1)]][0](0),
                     lambda j, cp=child_ports, outs=outs: cp[outs[min(j, len(outs) - 1)]][1](0),
                 )
                 continue
-            used_categories.append(category(n))
-            shown_layers += not n.is_input
-            target.lines.append(f"{_q(did)} {_attrs(_layer_attrs(n, macs, n.id in outputs, prefix))};")
+            self.used_categories.append(category(n))
+            self.shown_layers += not n.is_input
+            attrs = self._styled(did, _layer_attrs(n, self.macs, n.id in outputs, prefix))
+            target.lines.append(f"{_q(did)} {_attrs(attrs)};")
             ports[n.id] = (lambda _i, d=did: d, lambda _j, d=did: d)
         for path, members in blocks_seen.items():
             parts = tuple(path.split("/"))
-            target = root.at(parts[:-1]) if g.grouping != "flat" else root
-            params = sum(m.params for m in members)
-            shape = members[-1].output_shapes
-            tail = [f"{format_count(params)} params" if params else "no params"]
-            if macs:
-                total = sum(macs.get(m.id, 0) for m in members)
-                if total:
-                    tail.append(f"{format_count(total)} MACs")
-            sub = len({m.block for m in members})
-            count = f"{len(members)} layers" if len(members) > 1 else members[0].cls
-            lines = [
-                parts[-1],
-                format_shape(shape[0]) if shape else "-",
-                " · ".join(tail),
-                f"{sub} blocks · {count}" if sub > 1 else count,
-            ]
-            a = {"label": _label(lines), "fillcolor": _q(BLOCK_FILL), "tooltip": _q(path)}
-            if any(m.id in outputs for m in members):
-                a["penwidth"] = "2.2"
-            target.lines.append(f"{_q(block_id(path))} {_attrs(a)};")
+            target = self.root.at(parts[:-1]) if g.grouping != "flat" else self.root
+            attrs = self._styled(block_id(path), self.block_attrs(path, members, outputs))
+            target.lines.append(f"{_q(block_id(path))} {_attrs(attrs)};")
         return ports
 
-    def add_edges(g: ModelGraph, ports: dict[str, tuple]) -> None:
+    def block_attrs(self, path: str, members: list[Node], outputs: set[str]) -> dict[str, str]:
+        """DOT attributes of a block node: name, output shape, params (and MACs), what it holds."""
+        params = sum(m.params for m in members)
+        shape = members[-1].output_shapes
+        tail = [f"{format_count(params)} params" if params else "no params"]
+        if self.macs:
+            total = sum(self.macs.get(m.id, 0) for m in members)
+            if total:
+                tail.append(f"{format_count(total)} MACs")
+        sub = len({m.block for m in members})
+        count = f"{len(members)} layers" if len(members) > 1 else members[0].cls
+        lines = [
+            path.split("/")[-1],
+            format_shape(shape[0]) if shape else "-",
+            " · ".join(tail),
+            f"{sub} blocks · {count}" if sub > 1 else count,
+        ]
+        a = {"label": _label(lines), "fillcolor": _q(BLOCK_FILL), "tooltip": _q(path)}
+        if any(m.id in outputs for m in members):
+            a["penwidth"] = "2.2"
+        return a
+
+    # -- pass 2: edges ----------------------------------------------------------------------------
+    def add_edges(self, g: ModelGraph, ports: dict[str, tuple]) -> None:
+        """Add the edges of ``g``: one per block pair, skips styled, calls of shared layers labelled."""
         kinds = skip_kinds(g)
         seen: dict[tuple[str, str], int] = {}
         lines: list[tuple[tuple[str, str], dict[str, str], bool]] = []
@@ -445,8 +478,7 @@ def _render(graph: ModelGraph, opts: ViewOptions, macs: Mapping[str, int] | None
             if src == dst:
                 continue
             kind = kinds.get(i)
-            is_block_edge = src.startswith(BLOCK_PREFIX) or dst.startswith(BLOCK_PREFIX)
-            if is_block_edge:
+            if src.startswith(BLOCK_PREFIX) or dst.startswith(BLOCK_PREFIX):
                 # One edge per block pair; styled as a skip only when every tensor it stands for is one.
                 key = (src, dst)
                 if key in seen:
@@ -464,60 +496,45 @@ def _render(graph: ModelGraph, opts: ViewOptions, macs: Mapping[str, int] | None
         for (src, dst), a, _blk in lines:
             kind = a.pop("_kind") or None
             if kind:
-                flags[kind] = True
+                self.flags[kind] = True
             style = {**_edge_style(kind), **a}
-            edges_out.append(f"{_q(src)} -> {_q(dst)}" + (f" {_attrs(style)}" if style else "") + ";")
+            self.edges_out.append(f"{_q(src)} -> {_q(dst)}" + (f" {_attrs(style)}" if style else "") + ";")
 
-    top_ports = add_graph(graph, "", root, True)
-    add_edges(graph, top_ports)
-    for g, ports in nested:
-        add_edges(g, ports)
-
-    out = [f"digraph {_q(graph.name)} {{"]
-    gattrs = {
-        "rankdir": opts.rankdir,
-        "bgcolor": '"transparent"',
-        "fontname": _q(FONT),
-        "fontsize": "11",
-        "fontcolor": _q(EDGE_COLOR),
-        "nodesep": "0.22",
-        "ranksep": "0.32",
-        "style": '"rounded,filled"',
-        "color": _q(CLUSTER_COLOR),
-        "fillcolor": _q(CLUSTER_FILL),
-        "labeljust": "l",
-    }
-    if opts.legend and shown_layers:
-        gattrs["label"] = _legend(used_categories, flags["residual"], flags["dense"])
-        gattrs["labelloc"] = "t"
-    out.append(f"  graph {_attrs(gattrs)};")
-    out.append(
-        "  node "
-        + _attrs(
-            {
-                "shape": "box",
-                "style": '"rounded,filled"',
-                "fontname": _q(FONT),
-                "fontsize": "10",
-                "fontcolor": _q(TEXT_COLOR),
-                "color": _q(BORDER_COLOR),
-                "penwidth": "0.8",
-                "margin": '"0.1,0.04"',
-                "height": "0.3",
-            }
-        )
-        + ";"
-    )
-    out.append(
-        "  edge "
-        + _attrs({"color": _q(EDGE_COLOR), "arrowsize": "0.6", "fontname": _q(FONT), "fontsize": "8",
-                  "fontcolor": _q(EDGE_COLOR)})
-        + ";"
-    )
-    root.emit(out, "  ")
-    out.extend("  " + e for e in edges_out)
-    out.append("}")
-    return "\n".join(out) + "\n"
+    # -- pass 3: header ---------------------------------------------------------------------------
+    def header(self) -> list[str]:
+        """The opening lines: graph attributes (and legend), node and edge defaults."""
+        out = [f"digraph {_q(self.graph.name)} {{"]
+        gattrs = {
+            "rankdir": self.opts.rankdir,
+            "bgcolor": '"transparent"',
+            "fontname": _q(FONT),
+            "fontsize": "11",
+            "fontcolor": _q(EDGE_COLOR),
+            "nodesep": "0.22",
+            "ranksep": "0.32",
+            "style": '"rounded,filled"',
+            "color": _q(CLUSTER_COLOR),
+            "fillcolor": _q(CLUSTER_FILL),
+            "labeljust": "l",
+        }
+        if self.opts.legend and self.shown_layers:
+            gattrs["label"] = _legend(self.used_categories, self.flags["residual"], self.flags["dense"])
+            gattrs["labelloc"] = "t"
+        out.append(f"  graph {_attrs(gattrs)};")
+        out.append("  node " + _attrs({
+            "shape": "box",
+            "style": '"rounded,filled"',
+            "fontname": _q(FONT),
+            "fontsize": "10",
+            "fontcolor": _q(TEXT_COLOR),
+            "color": _q(BORDER_COLOR),
+            "penwidth": "0.8",
+            "margin": '"0.1,0.04"',
+            "height": "0.3",
+        }) + ";")
+        out.append("  edge " + _attrs({"color": _q(EDGE_COLOR), "arrowsize": "0.6", "fontname": _q(FONT),
+                                       "fontsize": "8", "fontcolor": _q(EDGE_COLOR)}) + ";")
+        return out
 
 
 # ---------------------------------------------------------------- graphviz (SVG, PNG)
