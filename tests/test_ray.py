@@ -4,7 +4,8 @@ Checks that two runs placed through the Ray executor run at once and finish with
 the store and their models saved, that Stop stops one, that killing the Ray worker process of a
 running run leaves it ``interrupted`` with its points, that a 2-run ``sweep --executor ray`` (the
 CLI connected to the instance as to a cluster) fans out, and that ``train --executor ray`` without
-an address starts its own local instance and leaves no process behind. In-process tests share the
+an address starts its own local instance and leaves no process behind, and that the app's service,
+started from a short-lived thread as Streamlit does, keeps its local Ray up. In-process tests share the
 Ray workers (TensorFlow imported once per worker); each CLI command is a new Ray job with its own. Every Ray process the tests start is ended by them (and checked to be gone).
 
 Ray is in requirements-dev.txt; where it is not installed these tests skip (under CI they fail).
@@ -185,3 +186,44 @@ def test_no_wait_is_refused_with_ray_in_one_line(tmp_path):
     _, stderr = p.communicate(timeout=DEADLINE_S)
     assert p.returncode == 2 and "--no-wait" in stderr and "Traceback" not in stderr
     assert len(stderr.strip().splitlines()) == 1, stderr
+
+
+SERVICE = r"""
+import json, sys, threading, time
+import explorer
+from explorer.data import DataOptions
+from explorer.training import Hyperparams, RunRequest
+from explorer.training.service import start_service
+box = {}
+# Streamlit calls start_service from a page script's thread, which ends after the run; a local
+# Ray started there must outlive it.
+t = threading.Thread(target=lambda: box.setdefault("s", start_service(sys.argv[1])))
+t.start()
+t.join()
+s = box["s"]
+req = RunRequest("cnn", None, {"conv_layers": 1, "filters": 4}, "mnist-5k", DataOptions(subset=64),
+                 Hyperparams(epochs=1, batch_size=32))
+rid = s.submit(req, session="a browser")
+deadline = time.monotonic() + 600
+while s.store.get(rid).active and time.monotonic() < deadline:
+    time.sleep(0.2)  # the service's own thread advances the queue
+r = s.store.get(rid)
+print(json.dumps({"status": r.status, "error": r.error, "worker": r.worker, "node": r.node, "model": r.model_path}))
+s.shutdown()
+"""
+
+
+def test_the_apps_service_on_a_local_ray_started_from_a_passing_thread(tmp_path):
+    p = subprocess.Popen([sys.executable, "-c", SERVICE, str(tmp_path / "runs.sqlite")], cwd=ROOT, text=True,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         env={**os.environ, "EXPLORER_EXECUTOR": "ray", "EXPLORER_WARM_WORKERS": "0"})
+    seen: set[int] = set()
+    while p.poll() is None:
+        seen |= descendants(p.pid)
+        time.sleep(0.2)
+    stdout, stderr = p.communicate(timeout=DEADLINE_S)
+    assert p.returncode == 0, stderr[-3000:]
+    out = json.loads(stdout.strip().splitlines()[-1])
+    assert out["status"] == "finished" and out["worker"] == "ray" and out["node"], out
+    assert zipfile.is_zipfile(out["model"])
+    wait_gone(seen)

@@ -21,7 +21,9 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import os
+import queue
 import signal
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -91,6 +93,32 @@ def descendants(pid: int) -> set[int]:
                 out.add(child)
                 todo.append(child)
     return out
+
+
+def _from_lasting_thread(fn):
+    """Call ``fn`` from a thread that lives as long as the process, and return its result.
+
+    Ray starts a local instance's daemons with ``PR_SET_PDEATHSIG``, which Linux fires when the
+    *thread* that started them ends. Streamlit runs page scripts in threads that end after every
+    run, so there a local Ray would be killed a moment after it started.
+    """
+    if threading.current_thread() is threading.main_thread():
+        return fn()
+    box: queue.Queue = queue.Queue()
+
+    def keeper() -> None:
+        try:
+            box.put((fn(), None))
+        except BaseException as exc:  # handed to the caller
+            box.put((None, exc))
+            return
+        threading.Event().wait()  # stay: the Ray daemons live as long as this thread
+
+    threading.Thread(target=keeper, name="explorer-ray-keeper", daemon=True).start()
+    result, exc = box.get()
+    if exc is not None:
+        raise exc
+    return result
 
 
 def start_local_ray(attempts: int = 2, **kwargs: Any) -> None:
@@ -164,7 +192,8 @@ class RayExecutor:
                     ray.init(address=address, runtime_env={"working_dir": str(ROOT), "excludes": SHIP_EXCLUDES},
                              **opts)
                 else:
-                    start_local_ray(num_cpus=local_cpus, object_store_memory=256 * 2**20, **opts)
+                    _from_lasting_thread(lambda: start_local_ray(num_cpus=local_cpus,
+                                                                 object_store_memory=256 * 2**20, **opts))
             except Exception as exc:  # Ray raises ConnectionError, RuntimeError, ValueError or a bare Exception
                 msg = " ".join(str(exc).split())[:200]
                 if address:
