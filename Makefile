@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PORT ?= 8501
 
-.PHONY: run test setup setup-dev system-deps lint bench clean
+.PHONY: run run-ray test setup setup-dev setup-ray system-deps lint bench clean
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -12,11 +12,17 @@ $(VENV)/.installed: requirements.txt
 	$(PY) -m pip install -r requirements.txt
 	touch $@
 
-$(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
+$(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt requirements-ray.txt
 	$(PY) -m pip install -r requirements-dev.txt
 	touch $@
 
+$(VENV)/.installed-ray: $(VENV)/.installed requirements-ray.txt
+	$(PY) -m pip install -r requirements-ray.txt
+	touch $@
+
 setup: $(VENV)/.installed
+
+setup-ray: $(VENV)/.installed-ray
 
 setup-dev: $(VENV)/.installed-dev
 
@@ -27,6 +33,10 @@ system-deps:
 run: setup
 	@command -v dot >/dev/null || bash scripts/system-deps.sh graphviz || echo "graphviz not installed: graphs fall back to plain DOT"
 	$(VENV)/bin/streamlit run app.py --server.port $(PORT)
+
+# The app with runs on Ray: a local Ray instance, or the cluster at RAY_ADDRESS (auto, host:port, ray://host:port).
+run-ray: setup-ray
+	EXPLORER_EXECUTOR=ray EXPLORER_RAY_ADDRESS=$(RAY_ADDRESS) $(VENV)/bin/streamlit run app.py --server.port $(PORT)
 
 test: setup-dev system-deps
 	$(PY) -m pytest

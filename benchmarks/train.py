@@ -16,9 +16,17 @@
    Experiment view's figure building (curves, three scatters, table, a gradient heat map) for
    16 finished runs of 20 epochs (goal <= 1 s). The worker side of part 1 runs with gradient-norm
    logging on (every 50 steps, the default); the probe's own share of the training time is printed.
+5. With ``--ray`` (Ray installed): the Ray executor on a local Ray instance started here
+   (``--ray-cpus``, default 2). Launch to first point on a warm Ray worker (one that already
+   imported TensorFlow) vs the local warm worker above (goal <= 1.5x); ``mnist-cnn`` images/s
+   through Ray vs plain ``fit`` (goal >= 0.95); the scheduler's overhead per run: created to the
+   task's start on a warm worker plus the task's end to the store knowing it (goal <= 0.2 s).
+   Then how far the design goes: runs per second the scheduler places (claim + submit a Ray
+   task), and points per second the relay carries and the store takes.
 
 Usage: ``python benchmarks/train.py [--repeat R] [--epochs N] [--skip-latency] [--skip-long]
-[--only-experiments] [--json]``. All figures here are CPU-only unless the device line says GPU.
+[--only-experiments] [--ray] [--ray-only] [--json]``. All figures here are CPU-only unless the device line
+says GPU.
 """
 
 from __future__ import annotations
@@ -159,9 +167,14 @@ def main() -> int:
     ap.add_argument("--repeat", type=int, default=2, help="throughput measurements per side (alternating)")
     ap.add_argument("--skip-latency", action="store_true", help="skip the launch-latency part")
     ap.add_argument("--skip-long", action="store_true", help="skip the 20-epoch accuracy run")
+    ap.add_argument("--ray", action="store_true", help="also measure the Ray executor (a local Ray instance)")
+    ap.add_argument("--ray-only", action="store_true", help="only the Ray part (with its local baselines)")
+    ap.add_argument("--ray-cpus", type=int, default=2, help="CPUs of the local Ray instance")
     ap.add_argument("--only-experiments", action="store_true", help="only part 4 (no training)")
     ap.add_argument("--json", action="store_true", help="print the figures as JSON too")
     args = ap.parse_args()
+    if args.ray_only:
+        return ray_part(args, {})
     out: dict = {}
     with tempfile.TemporaryDirectory() as tmp:
         experiments(Path(tmp), out)
@@ -248,9 +261,121 @@ def main() -> int:
             print(f"\nmnist-cnn, 20 epochs on mnist-5k (3,600 train / 400 val / 1,000 test): {run.status}, "
                   f"test accuracy {run.final.get('test_accuracy', float('nan')):.4f}, "
                   f"val accuracy {run.final.get('val_accuracy', float('nan')):.4f}, {time.time() - t0:.0f} s")
+    if args.ray:
+        return ray_part(args, out)
     return _finish(out, args)
 
 
+def local_warm_first_point(sched: Scheduler, req: RunRequest) -> float:
+    """Launch to first point of a run on a local warm worker (waits for the worker to be idle first)."""
+    store = sched.store
+    sched.warm = 1
+    sched.start_warm()
+    while not any(w["state"] == "idle" for w in store.workers()):
+        sched.advance()
+        time.sleep(0.1)
+    sched.warm = 0
+    t0 = time.time()
+    run = sched.wait(sched.submit(req), poll=0.05)
+    assert run.worker == "warm", run.worker
+    return run.timings["first_point"] - t0
+
+
+def ray_part(args: argparse.Namespace, out: dict) -> int:
+    """The Ray executor against the local worker and plain fit, measured in this run; then its limits."""
+    import ray
+
+    from explorer.training.executors import RayExecutor
+
+    lat = RunRequest("mnist-cnn", dataset="mnist-5k", hp=Hyperparams(epochs=1, batch_size=64))
+    thr = RunRequest("mnist-cnn", dataset="mnist-5k", hp=Hyperparams(epochs=args.epochs, batch_size=64))
+    with tempfile.TemporaryDirectory() as tmp:
+        local = Scheduler(RunStore(Path(tmp) / "local.sqlite"), max_running=1)
+        t0 = time.time()
+        ex = RayExecutor(local_cpus=args.ray_cpus)
+        out["ray_init_s"] = time.time() - t0
+        try:
+            store = RunStore(Path(tmp) / "ray.sqlite")
+            sched = Scheduler(store, executor=ex, max_running=1)
+            ray.get(ex.prewarm())  # a Ray worker with TensorFlow imported and a fit traced
+            print(f"\nRay: local instance ({args.ray_cpus} CPUs) started in {out['ray_init_s']:.1f} s", flush=True)
+            local_s, ray_s, overheads = [], [], []
+            for i in range(args.repeat):  # alternate the order: the machine's load drifts
+                for which in (("local", "ray") if i % 2 == 0 else ("ray", "local")):
+                    if which == "local":
+                        local_s.append(local_warm_first_point(local, lat))
+                        continue
+                    t0 = time.time()
+                    run = sched.wait(sched.submit(lat), poll=0.05)
+                    assert run.status == "finished" and run.timings.get("reused_worker"), run.timings
+                    ray_s.append(run.timings["first_point"] - t0)
+                    out["device"] = f"{run.device} (Ray worker on {run.node})"
+                    t = run.timings
+                    overheads.append((t["worker_start"] - run.created) + (t["collected"] - t["end"]))
+            out.update(ray_first_point_s=ray_s, local_warm_first_point_s=local_s,
+                       ray_latency_ratio=min(ray_s) / min(local_s))
+            print(f"launch to first point: local warm worker {min(local_s):.2f} s | warm Ray worker {min(ray_s):.2f} s "
+                  f"({min(ray_s) / min(local_s):.2f}x)   (goal <= 1.5x; best of {args.repeat})", flush=True)
+            plains, rays = [], []
+            for i in range(args.repeat):
+                for which in (("plain", "ray") if i % 2 == 0 else ("ray", "plain")):
+                    if which == "plain":
+                        base = plain(thr, "throughput")
+                        plains.append(ips_from_epochs(base["epochs"], base["n_train"]))
+                    else:
+                        run = sched.wait(sched.submit(thr), poll=0.05)
+                        ends = [p["elapsed"] for p in store.points(run.id, "epoch")]
+                        rays.append(ips_from_epochs(ends, run.train_size))
+                        t = run.timings
+                        overheads.append((t["worker_start"] - run.created) + (t["collected"] - t["end"]))
+            out.update(ray_plain_ips=plains, ray_ips=rays, ray_ips_ratio=max(rays) / max(plains),
+                       ray_overhead_s=overheads)
+            print(f"mnist-cnn images/s: plain fit {max(plains):.0f} | through Ray {max(rays):.0f} "
+                  f"({max(rays) / max(plains):.3f})   (goal >= 0.95; best of {args.repeat})")
+            print(f"scheduler overhead per run (created -> task start + task end -> store): "
+                  f"median {float(np.median(overheads)):.3f} s, max {max(overheads):.3f} s   (goal <= 0.2 s)",
+                  flush=True)
+            ray_limits(ex, Path(tmp), out)
+        finally:
+            ex.shutdown()
+    return _finish(out, args)
+
+
+def ray_limits(ex, tmp: Path, out: dict, n_runs: int = 300, n_events: int = 2000, per_event: int = 5) -> None:
+    """How far the design goes: runs/s placed, relay events/s, store points/s."""
+    import ray
+
+    store = RunStore(tmp / "limits.sqlite")
+    request = RunRequest("mnist-cnn", dataset="mnist-5k").to_dict()
+    for _ in range(n_runs):
+        store.add_run("placement", request)
+    sched = Scheduler(store, executor=ex, max_running=n_runs)
+    t0 = time.perf_counter()
+    placed = sched.advance()  # claims and submits every queued run (Ray queues what does not fit)
+    place_s = time.perf_counter() - t0
+    for ref in ex.tasks.values():
+        ray.cancel(ref, force=True)
+    t0 = time.perf_counter()
+    while ex.tasks:
+        sched.advance()
+    end_s = time.perf_counter() - t0
+    assert len(placed) == n_runs
+    point = {"kind": "batch", "epoch": 1, "step": 1, "elapsed": 0.1, "loss": 0.5, "accuracy": 0.5, "images_per_s": 1e3}
+    t0 = time.perf_counter()
+    for i in range(n_events):
+        ex.relay.push.remote(1 + i % 50, "points", ([point] * per_event, {"epoch": 1, "step": i}))
+    ray.get(ex.relay.ping.remote())
+    relay_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    events = ray.get(ex.relay.drain.remote())
+    ex._apply(store, events)
+    store_s = time.perf_counter() - t0
+    n_points = n_events * per_event
+    out.update(ray_runs_placed_per_s=n_runs / place_s, ray_runs_ended_per_s=n_runs / end_s,
+               relay_events_per_s=n_events / relay_s, store_points_per_s=n_points / store_s)
+    print(f"\nlimits: {n_runs / place_s:,.0f} runs/s placed (claim + Ray submit), {n_runs / end_s:,.0f} runs/s ended; "
+          f"relay {n_events / relay_s:,.0f} pushes/s ({n_events} pushes of {per_event} points); "
+          f"store {n_points / store_s:,.0f} points/s (drain + SQLite, 50 runs)")
 def experiments(tmp: Path, out: dict) -> None:
     """Part 4: queueing a 4-run experiment, and the Experiment view's figures for 16 runs."""
     from explorer.training.charts import curves_figure, experiment_scatter, grad_heatmap

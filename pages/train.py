@@ -28,6 +28,7 @@ from explorer.training.progress import (
     format_seconds,
     fraction_done,
     phase_text,
+    placement,
     run_color,
     run_row,
 )
@@ -207,7 +208,7 @@ def status_rows() -> None:
     st.markdown("**Active runs**")
     for r in sorted(current, key=lambda r: r.id):
         cols = st.columns([5, 5, 2], vertical_alignment="center")
-        cols[0].markdown(f"{swatch(r.id)} **#{r.id}** {r.label}" + (f"  \n:gray[{r.device}]" if r.device else ""),
+        cols[0].markdown(f"{swatch(r.id)} **#{r.id}** {r.label}" + (f"  \n:gray[{placement(r)}]" if r.device else ""),
                          unsafe_allow_html=True)
         ips = f"{r.images_per_s:,.0f} img/s" if r.images_per_s else "— img/s"
         eta = f" · ETA {format_seconds(eta_seconds(r))}" if r.status == "running" else ""

@@ -43,7 +43,8 @@ def run(args: argparse.Namespace) -> int:
             "runs": [
                 {
                     "run_id": r.id, "label": r.label, "status": r.status, "created": r.created,
-                    "started": r.started, "ended": r.ended, "device": r.device, "backend": r.backend,
+                    "started": r.started, "ended": r.ended, "device": r.device, "node": r.node,
+                    "backend": r.backend,
                     "epoch": r.epoch, "step": r.step, "error": r.error, "final": r.final,
                     "model_path": r.model_path, "request": r.request, "experiment_id": r.experiment_id,
                     "params": r.params, "macs": r.macs, "adaptation": r.adaptation, "phase": r.phase,

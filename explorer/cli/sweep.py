@@ -1,7 +1,8 @@
 """``sweep``: launch an experiment, a grid over config fields and/or hyperparameters, and follow it.
 
 ``python -m explorer sweep BUILDER [--preset P] [--set ...] --grid field=v1,v2[,...] [--grid ...]``
-with the options of ``train``. Every combination is one run; the runs queue like any run and
+with the options of ``train`` (``--executor ray [--ray-address A]`` spreads the runs over a Ray
+cluster, as many at once as it has GPUs, or CPUs per ``EXPLORER_RAY_CPUS_PER_RUN``). Every combination is one run; the runs queue like any run and
 share the dataset, data options and budget. Progress lines go to stderr; stdout gets the result
 (with ``--json``: ``{experiment_id, label, runs: [{run_id, label, overrides, status, params,
 macs, final{...}}]}``). Exit status as ``train``: 0 when every run finished, 1 when one failed,
@@ -16,7 +17,7 @@ import sys
 import time
 
 from explorer.cli.common import add_target_args, print_json
-from explorer.cli.train import add_train_args, request_from_args
+from explorer.cli.train import add_train_args, request_from_args, scheduler_for
 from explorer.training.experiment import parse_grid, run_summary
 from explorer.training.scheduler import Scheduler
 from explorer.training.store import RunStore
@@ -44,7 +45,15 @@ def run(args: argparse.Namespace) -> int:
     base = request_from_args(args)
     grid = parse_grid(args.grid)
     store = RunStore(args.store)
-    sched = Scheduler(store)
+    sched = scheduler_for(args, store)
+    try:
+        return _follow(sched, base, grid, args)
+    finally:
+        sched.shutdown()
+
+
+def _follow(sched: Scheduler, base, grid, args: argparse.Namespace) -> int:
+    store = sched.store
     eid, ids = sched.submit_experiment(base, grid)
     say = sys.stderr.write
     say(f"experiment {eid}: {len(ids)} runs queued in {store.path}\n")

@@ -6,6 +6,10 @@ Ctrl-C asks the run to stop and waits for it (130). ``--no-wait`` queues the run
 exits 0 (the app or a later ``runs`` advances the queue).
 
 :func:`add_train_args` and :func:`request_from_args` are shared with ``sweep``.
+
+``--executor ray`` trains on a Ray cluster (``--ray-address``, else ``EXPLORER_RAY_ADDRESS``, else
+a local Ray instance started for the command and shut down at its end); see
+:mod:`explorer.training.executors`.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from explorer.cli.common import add_target_args, overrides_for, print_json
 from explorer.config import fields_of, make_config
 from explorer.errors import ConfigError
 from explorer.model_io import looks_like_model_file
+from explorer.training.executors import EXECUTORS, executor_from, executor_name
 from explorer.training.request import Hyperparams, RunRequest
 from explorer.training.scheduler import Scheduler
 from explorer.training.store import Run, RunStore
@@ -58,8 +63,19 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--grad-every", type=int,
                    help=hp["grad_every"].spec.help + f" Default {hp['grad_every'].default}.")
     p.add_argument("--store", help="run store file (default $EXPLORER_STORE or ./runs/runs.sqlite)")
+    add_executor_args(p)
     p.add_argument("--no-wait", action="store_true", help="queue and return at once (exit 0)")
     p.add_argument("--json", action="store_true", help="print the result as one JSON object")
+
+
+def add_executor_args(p: argparse.ArgumentParser) -> None:
+    """Add ``--executor local|ray`` and ``--ray-address``."""
+    p.add_argument("--executor", choices=EXECUTORS,
+                   help="where runs train: local worker processes or a Ray cluster (default $EXPLORER_EXECUTOR, "
+                        "else local)")
+    p.add_argument("--ray-address", metavar="ADDRESS",
+                   help="Ray cluster: auto, host:port or ray://host:port (default $EXPLORER_RAY_ADDRESS; unset: "
+                        "a local Ray instance for this command)")
 
 
 def request_from_args(args: argparse.Namespace) -> RunRequest:
@@ -89,6 +105,7 @@ def result_dict(run: Run) -> dict:
     """The JSON result of a run."""
     return {
         "run_id": run.id, "label": run.label, "status": run.status, "error": run.error, "device": run.device,
+        "node": run.node, "executor": "ray" if run.worker == "ray" else "local",
         "backend": run.backend, "final": run.final, "model_path": run.model_path, "params": run.params,
         "macs": run.macs, "adaptation": run.adaptation,
         "seconds": round(run.ended - run.created, 3) if run.ended else None,
@@ -99,8 +116,30 @@ def run(args: argparse.Namespace) -> int:
     """Queue the run, wait for it while printing progress, print the result."""
     req = request_from_args(args)
     store = RunStore(args.store)
-    sched = Scheduler(store)
-    run_id = sched.submit(req)
+    req.check()  # bad input fails before a Ray instance is started
+    sched = scheduler_for(args, store)
+    try:
+        return _follow(sched, req, args)
+    finally:
+        sched.shutdown()
+
+
+def scheduler_for(args: argparse.Namespace, store: RunStore) -> Scheduler:
+    """The scheduler for ``train`` and ``sweep``: on the executor that ``--executor`` (or the environment) names.
+
+    Raises:
+        ConfigError: an unknown executor, Ray missing or unreachable, or ``--no-wait`` with Ray (a
+            run on Ray lives only as long as the command that placed it).
+    """
+    if args.no_wait and executor_name(args.executor) == "ray":
+        raise ConfigError("--no-wait works with the local executor only: runs on Ray end with the command that "
+                          "placed them (use the app with EXPLORER_EXECUTOR=ray to queue and leave).")
+    return Scheduler(store, executor=executor_from(args.executor, args.ray_address))
+
+
+def _follow(sched: Scheduler, req: RunRequest, args: argparse.Namespace) -> int:
+    store = sched.store
+    run_id = sched.submit(req, check=False)
     say = sys.stderr.write
     say(f"run {run_id}: {req.label} queued in {store.path}\n")
     if args.no_wait:
@@ -116,7 +155,8 @@ def run(args: argparse.Namespace) -> int:
         if r.step:  # the latest progress (also once more when the run ends between two polls)
             ips = f"{r.images_per_s:,.0f} img/s" if r.images_per_s else ""
             total = f"/{r.epochs}" if r.epochs else ""
-            say(f"  epoch {r.epoch}{total} step {r.step}/{r.steps_per_epoch} {ips} on {r.device}\n")
+            on = f"{r.device} on {r.node}" if r.node else r.device
+            say(f"  epoch {r.epoch}{total} step {r.step}/{r.steps_per_epoch} {ips} on {on}\n")
         if r.status != "running" or r.step is None:
             say(f"  {r.status}\n")
 

@@ -108,6 +108,16 @@ def epochs_text(run: Run) -> str:
     return f"{done}/{asked}"
 
 
+def placement(run: Run) -> str | None:
+    """Where a run trains: its device, plus the node for a run on a Ray cluster (None before it starts).
+
+    E.g. ``CPU (2 cores)`` or ``GPU: NVIDIA H100 80GB HBM3 · node gpu-3 (10.0.0.7)``.
+    """
+    if not run.device:
+        return None
+    return f"{run.device} · node {run.node}" if run.node else run.device
+
+
 def run_row(run: Run, label: str | None = None) -> dict[str, Any]:
     """One row of the runs table (no empty cells spelled ``None``: blanks are '')."""
     f = run.final or {}
@@ -132,6 +142,6 @@ def run_row(run: Run, label: str | None = None) -> dict[str, Any]:
         "test_accuracy": num(f.get("test_accuracy")),
         "params": f"{run.params:,}" if run.params else "",
         "data": run.adaptation or "",
-        "device": run.device or "",
+        "device": placement(run) or "",
         "error": run.error or "",
     }

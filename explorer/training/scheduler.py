@@ -9,6 +9,11 @@ queue, and nothing is lost on a page reload or an app restart. :meth:`Scheduler.
    an idle warm worker of the same backend if there is one, else spawns a fresh worker;
 4. keeps ``warm`` warm workers ready (only in a long-lived process such as the app).
 
+Where runs go is the executor's business: by default (``executor=None``) local worker processes
+as above; an executor from :mod:`explorer.training.executors` (Ray) places claimed runs itself,
+is advanced along with the queue (it drains its runs' points into the store and ends them), and
+sizes the concurrency limit from its cluster unless ``max_running`` or ``EXPLORER_MAX_RUNS`` is set.
+
 Limits: ``EXPLORER_MAX_RUNS`` (default one per GPU, else one), ``EXPLORER_SESSION_RUNS``
 (queued plus running runs per browser session, default 3), ``EXPLORER_WARM_WORKERS``
 (the app's default is 1; 0 turns warm workers off).
@@ -63,7 +68,7 @@ class Scheduler:
 
     def __init__(
         self, store: RunStore, *, max_running: int | None = None, session_limit: int | None = None,
-        warm: int = 0, grace: float = DEFAULT_GRACE_S, gpus: int | None = None,
+        warm: int = 0, grace: float = DEFAULT_GRACE_S, gpus: int | None = None, executor: Any = None,
     ) -> None:
         """Create a scheduler.
 
@@ -76,8 +81,14 @@ class Scheduler:
                 :meth:`submit` (or :meth:`start_warm`) on.
             grace: seconds a running worker may ignore a stop request before it is killed.
             gpus: number of GPUs (default: detected with ``nvidia-smi``).
+            executor: where runs go: None for local worker processes, or e.g. a
+                :class:`~explorer.training.executors.RayExecutor` (see :func:`executors.executor_from`).
         """
         self.store = store
+        self.executor = executor
+        if executor is not None:  # the executor's cluster has the GPUs and sizes the limit; no local warm workers
+            gpus, warm = 0, 0
+            self._limit_from_executor = not (max_running or os.environ.get("EXPLORER_MAX_RUNS"))
         self.gpus = gpu_count() if gpus is None else gpus
         self.max_running = max_running or _env_int("EXPLORER_MAX_RUNS", max(1, self.gpus))
         self.session_limit = session_limit or _env_int("EXPLORER_SESSION_RUNS", 3)
@@ -173,6 +184,8 @@ class Scheduler:
             self._reap_children()
             self._mark_interrupted()
             self._kill_ignoring_stop()
+            if self.executor is not None:
+                self.executor.advance(self.store, self.grace)
             started = self._start_queued()
             self._top_up_warm()
             return started
@@ -200,10 +213,12 @@ class Scheduler:
             time.sleep(poll)
 
     def shutdown(self) -> None:
-        """Stop this process's idle warm workers (runs in progress continue)."""
+        """Stop this process's idle warm workers (local runs in progress continue) and close the executor."""
         for w in self.store.workers():
             if w["pid"] in self._procs:
                 self.store.forget_worker(w["pid"], only_idle=True)
+        if self.executor is not None:
+            self.executor.shutdown()
 
     # -- steps -------------------------------------------------------------------------------
     def _reap_children(self) -> None:
@@ -220,8 +235,9 @@ class Scheduler:
                                       error="the worker process never started.")
                 continue
             if not pid_alive(run.pid, run.pid_start):
-                self.store.update(run.id, "running", status="interrupted", ended=now,
-                                  error="the worker process ended without finishing (killed or crashed).")
+                error = ("the process that placed it on Ray ended, and its Ray task with it." if run.worker == "ray"
+                         else "the worker process ended without finishing (killed or crashed).")
+                self.store.update(run.id, "running", status="interrupted", ended=now, error=error)
         for w in self.store.workers():
             if not pid_alive(w["pid"], w["pid_start"]):
                 self.store.forget_worker(w["pid"])
@@ -229,6 +245,8 @@ class Scheduler:
     def _kill_ignoring_stop(self) -> None:
         now = time.time()
         for run in self.store.runs("running"):
+            if run.worker == "ray":  # its pid is the process that placed it; that process's executor stops it
+                continue
             if run.stop_requested and now - run.stop_requested > self.grace and pid_alive(run.pid, run.pid_start):
                 try:
                     os.kill(run.pid, signal.SIGKILL)
@@ -244,7 +262,9 @@ class Scheduler:
             if claim is None:
                 return started
             run_id, backend, gpu, warm_pid = claim
-            if warm_pid is None:
+            if self.executor is not None:
+                self.executor.launch(self.store, run_id, backend)
+            elif warm_pid is None:
                 proc = _spawn(self.store, ["cold", str(run_id)], backend, gpu, f"run-{run_id}.log")
                 self._procs[proc.pid] = (proc, "cold")
                 from explorer.training.store import process_start_token
@@ -254,7 +274,10 @@ class Scheduler:
 
     def _claim_next(self) -> tuple[int, str, int | None, int | None] | None:
         """Atomically move the oldest queued run to running; returns (id, backend, gpu, warm pid)."""
-        return self.store.claim_next(self.max_running, self.gpus, WARM_START_WAIT_S)
+        if self.executor is None:
+            return self.store.claim_next(self.max_running, self.gpus, WARM_START_WAIT_S)
+        limit = self.executor.capacity() if self._limit_from_executor else self.max_running
+        return self.store.claim_next(limit, 0, WARM_START_WAIT_S, use_warm=False)
 
     def _top_up_warm(self) -> None:
         if self.warm <= 0 or not self.warm_active:

@@ -5,7 +5,9 @@ start, dead workers are marked interrupted and ignored stops are enforced. Setti
 environment: ``EXPLORER_STORE``, ``EXPLORER_MAX_RUNS``, ``EXPLORER_SESSION_RUNS``,
 ``EXPLORER_WARM_WORKERS`` (default 1: after the first launch, one worker with TensorFlow
 already imported waits for the next run), and the retention settings ``EXPLORER_KEEP_DAYS`` and
-``EXPLORER_MAX_MODELS`` (applied every ten minutes, see :meth:`RunStore.prune`).
+``EXPLORER_MAX_MODELS`` (applied every ten minutes, see :meth:`RunStore.prune`), and the executor:
+``EXPLORER_EXECUTOR=ray`` with ``EXPLORER_RAY_ADDRESS`` trains on a Ray cluster (see
+:mod:`explorer.training.executors`; with warm workers on, one Ray worker imports TensorFlow ahead).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import os
 import threading
 import time
 
+from explorer.training.executors import executor_from
 from explorer.training.scheduler import Scheduler
 from explorer.training.store import RunStore
 
@@ -36,7 +39,11 @@ def start_service(store_path: str | None = None, interval: float = 0.5, warm: in
             warm = int(os.environ.get("EXPLORER_WARM_WORKERS", "1"))
         except ValueError:
             warm = 1
-    sched = Scheduler(RunStore(store_path), warm=warm)
+    store = RunStore(store_path)
+    executor = executor_from()
+    sched = Scheduler(store, warm=warm, executor=executor)
+    if executor is not None and warm > 0:
+        executor.prewarm()
 
     def loop() -> None:
         last_prune = 0.0

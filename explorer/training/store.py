@@ -108,7 +108,7 @@ CREATE TABLE IF NOT EXISTS workers (
 
 # Columns added after the first release (ALTER TABLE on open when missing).
 _NEW_RUN_COLUMNS = (("experiment_id", "INTEGER"), ("phase", "TEXT"), ("phase_since", "REAL"), ("params", "INTEGER"),
-                    ("macs", "INTEGER"), ("adaptation", "TEXT"))
+                    ("macs", "INTEGER"), ("adaptation", "TEXT"), ("node", "TEXT"), ("remote_pid", "INTEGER"))
 
 
 def _env_float(name: str) -> float | None:
@@ -162,6 +162,8 @@ class Run:
     params: int | None = None
     macs: int | None = None
     adaptation: str | None = None
+    node: str | None = None  # the cluster node a run trained on (Ray executor); None: this machine
+    remote_pid: int | None = None  # the worker's pid on that node
 
     @property
     def active(self) -> bool:
@@ -529,7 +531,8 @@ class RunStore:
             return True
         return False
 
-    def claim_next(self, max_running: int, gpus: int, warm_wait_s: float) -> tuple[int, str, int | None, int | None] | None:
+    def claim_next(self, max_running: int, gpus: int, warm_wait_s: float,
+                   use_warm: bool = True) -> tuple[int, str, int | None, int | None] | None:
         """Atomically move the oldest queued run to running, on a free GPU and an idle warm worker if any.
 
         Args:
@@ -537,6 +540,8 @@ class RunStore:
             gpus: GPUs to spread runs over (0: CPU).
             warm_wait_s: a warm worker that started importing less than this ago will take the run:
                 wait for it instead of starting a cold one.
+            use_warm: hand the run to a local warm worker when one is idle (False: an executor
+                other than local places it).
 
         Returns:
             ``(run id, backend, gpu, warm worker pid or None)``, or None when nothing may start now.
@@ -557,9 +562,9 @@ class RunStore:
             warm = db.execute(
                 "SELECT pid, pid_start FROM workers WHERE state = 'idle' AND backend = ? AND gpu IS ? ORDER BY ready",
                 (backend, gpu),
-            ).fetchall()
+            ).fetchall() if use_warm else []
             warm_pid = None
-            if not warm and db.execute(
+            if use_warm and not warm and db.execute(
                 "SELECT 1 FROM workers WHERE state = 'starting' AND backend = ? AND gpu IS ? AND started > ?",
                 (backend, gpu, now - warm_wait_s),
             ).fetchone():
