@@ -15,7 +15,7 @@ from typing import Any
 
 from explorer.errors import ConfigError
 
-__all__ = ["ConfigError", "FieldInfo", "FieldSpec", "field", "fields_of", "make_config"]
+__all__ = ["ConfigError", "FieldInfo", "FieldSpec", "applicable", "applies", "field", "fields_of", "make_config"]
 
 
 @dataclass(frozen=True)
@@ -29,6 +29,8 @@ class FieldSpec:
         choices: allowed values for a string field.
         length: allowed tuple lengths (for shapes), e.g. ``(3,)``.
         label: short human label for forms.
+        when: the field applies only when these other fields have one of these values, as
+            ``(("version", (2,)),)`` (None: always); see :func:`applies`.
     """
 
     help: str
@@ -37,11 +39,34 @@ class FieldSpec:
     choices: tuple[str, ...] | None = None
     length: tuple[int, ...] | None = None
     label: str | None = None
+    when: tuple[tuple[str, tuple[Any, ...]], ...] | None = None
 
 
 def field(default: Any, help: str, **spec: Any) -> Any:
-    """Declare a config field with its default and a :class:`FieldSpec`."""
+    """Declare a config field with its default and a :class:`FieldSpec`.
+
+    ``when={"version": 2}`` (or ``{"version": (2, 3)}``) marks a field that applies only for
+    those values of another field.
+    """
+    when = spec.pop("when", None)
+    if when is not None:
+        spec["when"] = tuple((k, v if isinstance(v, tuple) else (v,)) for k, v in when.items())
     return dataclasses.field(default=default, metadata={"spec": FieldSpec(help=help, **spec)})
+
+
+def applies(cfg: Any, name: str) -> bool:
+    """Whether field ``name`` of a config matters for it (e.g. ``bottleneck_width`` only in v2)."""
+    for f in dataclasses.fields(cfg):
+        if f.name == name:
+            spec = f.metadata.get("spec")
+            when = spec.when if spec is not None else None
+            return all(getattr(cfg, k) in vals for k, vals in (when or ()))
+    raise KeyError(name)
+
+
+def applicable(cfg: Any) -> dict[str, Any]:
+    """The fields of a config that apply to it (see :func:`applies`), as ``name -> value``."""
+    return {f.name: getattr(cfg, f.name) for f in dataclasses.fields(cfg) if applies(cfg, f.name)}
 
 
 @dataclass(frozen=True)
