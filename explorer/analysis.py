@@ -46,20 +46,26 @@ def analyse(spec: Spec) -> Analysis:
 
 
 @functools.lru_cache(maxsize=8)
-def _analyse_file(path: str, _mtime: float, _size: int) -> Analysis:
+def _analyse_file(path: str, _mtime: float, _size: int, display_name: str | None) -> Analysis:
     t0 = time.perf_counter()
-    graph = extract(load_model_file(path))
-    return Analysis(os.path.basename(path), None, graph, time.perf_counter() - t0)
+    graph = extract(load_model_file(path, display_name=display_name))
+    return Analysis(display_name or os.path.basename(path), None, graph, time.perf_counter() - t0)
 
 
-def analyse_file(path: str) -> Analysis:
-    """Load a saved model file safely and extract its graph (memoised per file version)."""
+def analyse_file(path: str, display_name: str | None = None) -> Analysis:
+    """Load a saved model file safely and extract its graph (memoised per file version).
+
+    Args:
+        path: the file.
+        display_name: the name the user gave the file (an upload's name); errors and the
+            label use it instead of the stored copy's name.
+    """
     try:
         st = os.stat(path)
         key = (st.st_mtime, st.st_size)
     except OSError:
         key = (0.0, 0)
-    return _analyse_file(os.path.abspath(path), *key)
+    return _analyse_file(os.path.abspath(path), *key, display_name)
 
 
 def analyse_target(target: str, preset: str | None = None, overrides: dict[str, Any] | None = None) -> Analysis:

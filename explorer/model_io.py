@@ -31,12 +31,14 @@ def looks_like_model_file(target: str) -> bool:
     return target.lower().endswith(SUFFIXES) or os.sep in target
 
 
-def load_model_file(path: str | os.PathLike, max_bytes: int | None = None) -> Any:
+def load_model_file(path: str | os.PathLike, max_bytes: int | None = None, display_name: str | None = None) -> Any:
     """Load a saved Keras model without running code from it.
 
     Args:
         path: a ``.keras`` or ``.h5`` file.
         max_bytes: refuse larger files (default :func:`max_model_bytes`).
+        display_name: the name the user knows the file by (an upload's own name, not the
+            stored copy's hash); errors name it.
 
     Returns:
         The loaded ``keras.Model``.
@@ -47,7 +49,7 @@ def load_model_file(path: str | os.PathLike, max_bytes: int | None = None) -> An
     import keras
 
     p = Path(path)
-    name = p.name
+    name = (display_name or p.name)[:100]
     if not p.is_file():
         raise DataError(f"model file {str(path)[:200]!r} does not exist.")
     size = p.stat().st_size
@@ -68,18 +70,60 @@ def load_model_file(path: str | os.PathLike, max_bytes: int | None = None) -> An
     try:
         model = keras.models.load_model(p, compile=False, safe_mode=True)
     except Exception as exc:  # Keras raises many types; the user needs one sentence
-        raise DataError(f"model file {name} could not be loaded: {_reason(exc)}") from None
+        raise DataError(f"model file {name} could not be loaded: {_reason(exc, _offender(p))}") from None
     if not isinstance(model, keras.Model):
         raise DataError(f"model file {name} does not hold a Keras model.")
     return model
 
 
-def _reason(exc: Exception) -> str:
+def _layer_configs(node: Any) -> list[dict]:
+    """Every ``{"class_name", "config": {"name"}}`` layer entry in a saved model's config, nested ones too."""
+    found = []
+    if isinstance(node, dict):
+        if "class_name" in node and isinstance(node.get("config"), dict) and "name" in node["config"]:
+            found.append(node)
+        for v in node.values():
+            found += _layer_configs(v)
+    elif isinstance(node, list):
+        for v in node:
+            found += _layer_configs(v)
+    return found
+
+
+def _offender(path: Path) -> tuple[str, str] | None:
+    """``(layer name, class)`` of the first Lambda or unknown custom layer in a ``.keras`` file's config."""
+    import json
+
+    import keras
+
+    try:
+        with zipfile.ZipFile(path) as zf:
+            config = json.loads(zf.read("config.json"))
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile):
+        return None
+    known = set(dir(keras.layers)) | {"Functional", "Sequential", "Model"}
+    entries = _layer_configs(config)
+    for e in entries:
+        if e["class_name"] == "Lambda":
+            return str(e["config"]["name"]), "Lambda"
+    for e in entries:
+        module = str(e.get("module") or "")
+        if e["class_name"] not in known and (not module.startswith("keras") or e.get("registered_name")):
+            return str(e["config"]["name"]), str(e["class_name"])
+    return None
+
+
+def _reason(exc: Exception, offender: tuple[str, str] | None = None) -> str:
     text = " ".join(str(exc).split())
     low = text.lower()
+    layer = f" layer {offender[0]!r} ({offender[1]})" if offender else ""
     if "lambda" in low and ("safe_mode" in low or "unsafe" in low):
+        if offender and offender[1] == "Lambda":
+            return f"its{layer} holds Python code, which is not loaded for safety (safe_mode)."
         return "it contains a Lambda layer, whose Python code is not loaded for safety (safe_mode)."
     if "unknown" in low or "could not locate" in low or "custom" in low:
+        if offender:
+            return f"its{layer} is a custom layer that the explorer does not know, so it is refused."
         return "it uses a custom layer or object that the explorer does not know, so it is refused."
     if "zip" in low or "truncat" in low or "crc" in low or "bad" in low:
         return "the archive is damaged or truncated."

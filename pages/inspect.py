@@ -39,7 +39,7 @@ if upload is None:
 try:
     path = store_upload(upload.name, upload.getvalue())
     with st.spinner("Loading the model safely..."):
-        a = analyse_file(str(path))
+        a = analyse_file(str(path), upload.name)
 except ExplorerError as exc:
     st.error(str(exc))
     st.stop()

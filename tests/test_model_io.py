@@ -61,6 +61,26 @@ def test_lambda_layer_is_refused_without_running_its_code(tmp_path):
     assert marker.exists()
 
 
+def test_refusals_name_the_uploaded_file_and_the_offending_layer(tmp_path):
+    """The stored copy is named by its hash; the message names what the user gave."""
+    import keras
+
+    from explorer.analysis import analyse_file
+    from explorer.model_io import store_upload
+
+    inp = keras.Input((4,))
+    model = keras.Model(inp, keras.layers.Lambda(lambda x: x * 2, name="double_it")(keras.layers.Dense(3)(inp)))
+    src = tmp_path / "my model.keras"
+    model.save(src)
+    stored = store_upload("my model.keras", src.read_bytes(), tmp_path / "store")
+    assert stored.name != "my model.keras"
+    with pytest.raises(DataError) as err:
+        analyse_file(str(stored), "my model.keras")
+    text = str(err.value)
+    assert "my model.keras" in text and stored.stem not in text
+    assert "'double_it' (Lambda)" in text
+
+
 @pytest.mark.parametrize(
     "filename,make,words",
     [

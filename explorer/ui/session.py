@@ -25,9 +25,9 @@ NO_PRESET = "(builder defaults)"
 WIDGETS: dict[str, tuple[str, ...]] = {
     "build": ("builder", "preset"),
     "budget": ("batch", "dtype", "level", "metric", "kind", "hier", "bars", "train", "act", "blocks",
-               "drill", "layers", "optimizer", "mem_dtype"),
+               "drill", "layers", "optimizer", "mem_dtype", "csv_blocks", "csv_layers"),
     "cmp": ("A:target", "B:target", "A:tweaks", "B:tweaks", "level", "metric", "delta", "bars", "table", "view",
-            "diff"),
+            "diff", "expand"),
     "code": ("download", "keras"),
     "home": ("preset",),
     "inspect": ("upload", "hier", "bars", "blocks"),
