@@ -29,7 +29,7 @@ WIDGETS: dict[str, tuple[str, ...]] = {
     "cmp": ("A:target", "B:target", "A:tweaks", "B:tweaks", "level", "metric", "delta", "bars", "table", "view",
             "diff", "expand"),
     "code": ("download", "keras"),
-    "home": ("preset",),
+    "home": ("preset", "step"),
     "inspect": ("upload", "hier", "bars", "blocks"),
     "present": ("by", "viewer"),
     "train": ("changes", "dataset", "upload", "subset", "validation", "normalise", "flip", "shift", "epochs",
