@@ -63,9 +63,10 @@ for col, which in ((col_a, "a"), (col_b, "b")):
     with col:
         st.caption(f"**{which.upper()}** = {c.label_a if which == 'a' else c.label_b} "
                    f"(`{(ana_a if which == 'a' else ana_b).graph.name}`)")
-        cells = st.columns(4)
-        for cell, m in zip(cells, side_metrics(c, which), strict=True):
-            cell.metric(m["title"], m["value"], delta=m["delta"], delta_color="off", help=m["help"])
+        cards = side_metrics(c, which)
+        for row in (cards[:2], cards[2:]):  # two by two: values and deltas are never cut off
+            for cell, m in zip(st.columns(2), row, strict=True):
+                cell.metric(m["title"], m["value"], delta=m["delta"], delta_color="off", help=m["help"])
 if c.totals["delta"] == dict.fromkeys(METRICS, 0) and ana_a.graph == ana_b.graph:
     st.info("A and B are the same architecture: pick another one for B or add a tweak, e.g. `depth=56`.")
 

@@ -1,5 +1,7 @@
 """Home: what the explorer is for, a primer on residual and dense connections, first steps, presets."""
 
+import base64
+
 import streamlit as st
 
 from explorer.analysis import analyse
@@ -98,8 +100,11 @@ for col, (title, target, overrides, expand, text) in zip(cols, PRIMER, strict=Tr
             except ExplorerError as exc:
                 st.error(str(exc))
                 continue
-            st.html(f'<div class="primer" style="max-height:560px;overflow:auto;text-align:center">{image}</div>')
-            st.caption(f"`{target}` in the mixed view: stages as boxes, `{expand[-1]}` opened to its layers. "
+            data = base64.b64encode(image.encode()).decode()
+            st.html(f'<div class="primer" style="text-align:center"><img alt="{title}: {target}" '
+                    f'style="max-width:100%;max-height:720px" src="data:image/svg+xml;base64,{data}"></div>')
+            label = resolve(target, overrides=overrides).label
+            st.caption(f"`{label}` in the mixed view: stages as boxes, `{expand[-1]}` opened to its layers. "
                        "Open any block the same way on the Build page (click it).")
 
 st.subheader("Jump to a preset")
