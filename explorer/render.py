@@ -727,6 +727,90 @@ def layout(dot_text: str, fmt: str = "svg", *, timeout: float = 120.0, png_max_s
     return proc.stdout
 
 
+TILE_PX = 4000  # the longest side of one PNG tile, in pixels at PNG_DPI
+
+
+def svg_size(svg_text: str) -> tuple[float, float]:
+    """(width, height) in points of graphviz SVG text, read from its ``<svg>`` element."""
+    import re
+
+    m = re.search(r'<svg[^>]*?width="([\d.]+)pt"[^>]*?height="([\d.]+)pt"', svg_text)
+    if not m:
+        raise GraphError("not a graphviz SVG drawing.")
+    return float(m.group(1)), float(m.group(2))
+
+
+def tile_grid(width_pt: float, height_pt: float, dpi: int = PNG_DPI, tile_px: int = TILE_PX) -> tuple[int, int]:
+    """(columns, rows) of PNG tiles that cover a drawing at ``dpi`` (1, 1 when one PNG fits)."""
+    import math
+
+    w, h = width_pt * dpi / 72, height_pt * dpi / 72
+    return max(1, math.ceil(w / tile_px)), max(1, math.ceil(h / tile_px))
+
+
+def needs_tiles(width_pt: float, height_pt: float, max_side: int = PNG_MAX_SIDE, dpi: int = PNG_DPI) -> bool:
+    """True when one PNG capped at ``max_side`` pixels would shrink the drawing (a 709-layer graph
+    becomes 113 x 12,000 px, unreadable): export tiles instead."""
+    return max(width_pt, height_pt) * dpi / 72 > max_side
+
+
+def png_tiles(dot_text: str, *, dpi: int = PNG_DPI, tile_px: int = TILE_PX, timeout: float = 300.0) -> list[bytes]:
+    """A large graph as readable PNG tiles at full size, top to bottom and left to right.
+
+    Lays the graph out once (``dot -Tdot``), then draws each window of it with graphviz's
+    ``viewport`` (``neato -n2`` keeps the positions), so no tile is scaled down.
+
+    Returns:
+        PNG bytes per tile, each at most ``tile_px`` pixels a side.
+
+    Raises:
+        GraphError: graphviz is missing or failed.
+    """
+    import re
+
+    exe = dot_binary()
+    if exe is None:
+        raise GraphError(MISSING_DOT)
+    neato = shutil.which("neato", path=os.path.dirname(exe)) or shutil.which("neato")
+    if neato is None:
+        raise GraphError("PNG tiles need graphviz's 'neato' program next to 'dot'; export SVG instead.")
+    laid = subprocess.run([exe, "-Tdot"], input=dot_text.encode(), capture_output=True, timeout=timeout, check=False)
+    m = re.search(rb'bb="([\d.]+),([\d.]+),([\d.]+),([\d.]+)"', laid.stdout)
+    if laid.returncode != 0 or not m:
+        raise GraphError("graphviz could not lay out this graph for PNG tiles; export SVG instead.")
+    x0, y0, x1, y1 = (float(v) for v in m.groups())
+    cols, rows = tile_grid(x1 - x0, y1 - y0, dpi, tile_px)
+    tw, th = (x1 - x0) / cols, (y1 - y0) / rows  # points per tile
+    tiles = []
+    for r in range(rows):
+        for c in range(cols):
+            cx, cy = x0 + (c + 0.5) * tw, y1 - (r + 0.5) * th  # graphviz's y grows upwards
+            cmd = [neato, "-n2", "-Tpng", f"-Gdpi={dpi}", "-Gbgcolor=white", "-Gsize=", "-Gratio=",
+                   f"-Gviewport={tw:.1f},{th:.1f},1,{cx:.1f},{cy:.1f}"]
+            proc = subprocess.run(cmd, input=laid.stdout, capture_output=True, timeout=timeout, check=False)
+            if proc.returncode != 0 or not proc.stdout:
+                raise GraphError("graphviz could not draw a PNG tile of this graph; export SVG instead.")
+            tiles.append(proc.stdout)
+    return tiles
+
+
+@functools.lru_cache(maxsize=4)
+def png_tiles_zip(dot_text: str, stem: str = "graph") -> bytes:
+    """:func:`png_tiles` in a ZIP (``stem-01.png``, ...), with a README saying how they fit (cached)."""
+    import io
+    import zipfile
+
+    tiles = png_tiles(dot_text)
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        for i, data in enumerate(tiles, 1):
+            zf.writestr(f"{stem}-{i:02d}.png", data)
+        zf.writestr("README.txt", f"{len(tiles)} tiles of one graph at {PNG_DPI} dpi, top to bottom (then left "
+                                  "to right): the graph was too large for one readable PNG. The SVG export shows "
+                                  "it whole and stays sharp at any zoom.\n")
+    return buf.getvalue()
+
+
 def png_size(data: bytes) -> tuple[int, int]:
     """(width, height) of PNG bytes, read from the header."""
     if data[:8] != b"\x89PNG\r\n\x1a\n":
