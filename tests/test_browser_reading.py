@@ -39,12 +39,12 @@ def test_home_explains_pages_draws_the_primer_and_its_first_step_opens_compare(w
     for i in range(2):
         assert wide.locator(".primer img").nth(i).evaluate("e => e.complete && e.naturalWidth > 100")
     wide.screenshot(path=str(artifacts / "reading-home.png"))
-    wide.locator(".primer").first.scroll_into_view_if_needed()
+    wide.locator(".primer").first.evaluate("e => e.scrollIntoView()")
     wide.screenshot(path=str(artifacts / "reading-home-primer.png"))
     wide.get_by_role("button", name="Compare k=12 and k=24").click()
     wide.wait_for_url("**/compare")
     wait_app_idle(wide)
-    wide.locator("svg g.node.changed").first.wait_for(timeout=90_000)
+    wide.locator("svg g.node.changed").first.wait_for(state="attached", timeout=180_000)
     no_exception(wide)
     assert wide.locator("svg g.node.added").count() == 0
 
@@ -54,13 +54,17 @@ def test_compare_shows_a_and_b_side_by_side_and_the_diff_graph(wide, app_url, ar
     wait_app_idle(wide)
     wide.get_by_text("What changed, on the graph").wait_for(timeout=90_000)
     # B defaults to the Build config with a suggested tweak (depth=56): 18 blocks added
-    wide.locator("iframe, svg g.node.added").first.wait_for(timeout=90_000)
+    try:
+        wide.locator("svg g.node.added").first.wait_for(state="attached", timeout=180_000)
+    finally:
+        wide.screenshot(path=str(artifacts / "reading-compare.png"))
+    wide.wait_for_function("() => document.querySelectorAll(\"[data-testid='stMetric']\").length === 8",
+                           timeout=60_000)  # A's four metrics and B's four
     wait_app_idle(wide)
     no_exception(wide)
-    assert wide.locator("[data-testid='stMetric']").count() == 8
     wide.screenshot(path=str(artifacts / "reading-compare.png"))
-    wide.get_by_text("What changed, on the graph").scroll_into_view_if_needed()
-    wide.wait_for_timeout(300)  # let the viewer finish fitting the drawing
+    wide.get_by_text("What changed, on the graph").evaluate("e => e.scrollIntoView()")
+    wide.locator("svg g.node.added").nth(17).wait_for(state="attached", timeout=30_000)
     wide.screenshot(path=str(artifacts / "reading-compare-diff.png"))
     assert wide.locator("svg g.node.added").count() == 18
 
@@ -74,9 +78,9 @@ def test_budget_charts_and_row_click_drill_in(wide, app_url, artifacts):
     # plotly's own export button is there
     assert wide.locator(".modebar-btn[data-title*='Download']").count() >= 1
     wide.screenshot(path=str(artifacts / "reading-budget.png"))
-    wide.locator(".js-plotly-plot").nth(2).scroll_into_view_if_needed()
+    wide.locator(".js-plotly-plot").nth(2).evaluate("e => e.scrollIntoView()")
     wide.screenshot(path=str(artifacts / "reading-budget-charts.png"))
-    wide.get_by_text("Download the block table (CSV)").scroll_into_view_if_needed()
+    wide.get_by_text("Download the block table (CSV)").evaluate("e => e.scrollIntoView()")
     wide.screenshot(path=str(artifacts / "reading-budget-tables.png"))
 
 
