@@ -72,7 +72,7 @@ def test_compare_shows_a_and_b_side_by_side_and_the_diff_graph(wide, app_url, ar
 def test_budget_charts_and_row_click_drill_in(wide, app_url, artifacts):
     wide.goto(f"{app_url}/budget?builder=resnet&preset=resnet56")
     wait_app_idle(wide)
-    wide.locator(".js-plotly-plot").nth(3).wait_for(timeout=90_000)
+    wide.locator(".js-plotly-plot").nth(3).wait_for(state="attached", timeout=180_000)
     wait_app_idle(wide)
     no_exception(wide)
     # plotly's own export button is there
@@ -87,7 +87,7 @@ def test_budget_charts_and_row_click_drill_in(wide, app_url, artifacts):
 def test_code_fits_the_box(wide, app_url, artifacts):
     wide.goto(f"{app_url}/code?builder=resnet&preset=resnet110")
     wait_app_idle(wide)
-    wide.get_by_text("def stage_block(inputs, filters, name):").wait_for(timeout=90_000)
+    wide.get_by_text("def stage_block(inputs, filters, name):").wait_for(timeout=180_000)
     no_exception(wide)
     code = wide.locator("[data-testid='stCode'] pre").first
     box = code.bounding_box()
