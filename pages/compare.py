@@ -103,7 +103,7 @@ def _picked() -> None:
 
 
 gv.show(dot, [], key=gk, on_pick=_picked, height=560)
-gv.downloads(dot, f"diff-{spec_a.slug}-vs-{spec_b.slug}", key="cmp-diff")
+gv.downloads(dot, f"diff-{spec_a.slug}-vs-{spec_b.slug}", key=gk)  # download keys scoped by the viewer's
 
 left, right = st.columns(2)
 left.plotly_chart(charts.delta_bars(c, metric), width="stretch", key=widget("cmp", "delta"),
