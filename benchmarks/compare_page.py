@@ -22,9 +22,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import explorer  # noqa: F401,E402  (numpy analysis backend before Keras loads)
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
+import explorer  # noqa: F401,E402  (numpy analysis backend before Keras loads)
 from explorer.builders import resolve  # noqa: E402
 from explorer.ui import session as state  # noqa: E402
 

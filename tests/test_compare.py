@@ -201,3 +201,17 @@ def test_compare_page_tweaks_change_the_deltas():
     assert not at.exception and not at.error
     blocks = list(at.dataframe[0].value["block"])
     assert "conv2/block1" in blocks and "stage1/block1" in blocks
+
+
+def test_home_growth_rate_step_opens_compare_with_the_diff():
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=300).run()
+    at.button(key="home:step:growth").click().run()
+    assert not at.exception
+    at.switch_page("pages/compare.py").run()  # AppTest does not follow st.switch_page
+    assert not at.exception and not at.error
+    assert at.text_input(key=TWEAKS_B).value == "growth_rate=24"
+    # every dense layer (3 x 16 blocks) and the rest changes: nothing added, nothing the same but the input
+    cap = next(c.value for c in at.caption if "added" in c.value and "changed" in c.value)
+    assert "**0** added" in cap and "**0** removed" in cap and "**1** the same" in cap
