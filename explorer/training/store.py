@@ -1,7 +1,11 @@
 """The run store: one SQLite file (WAL mode) holding runs, their metric points and warm workers.
 
 Location: the ``--store`` flag of the CLI, else the ``EXPLORER_STORE`` environment variable, else
-``./runs/runs.sqlite``. Trained models go to a ``models/`` folder next to the file.
+``./runs/runs.sqlite``. Each store keeps its files in its own artefact folder next to it,
+named after the store file (``runs.sqlite`` -> ``runs.sqlite-files/``, like SQLite's own
+``-wal`` and ``-shm`` files): ``models/`` (trained models, each under a name no other run
+shares), ``uploads/`` (models and datasets users uploaded) and ``logs/`` (worker output). Two
+stores in one folder never share a file.
 
 Any process (the app, the CLI, a worker) opens the same file; SQLite's locking keeps it
 consistent, and the store *is* the scheduler's state, so runs survive page reloads and app
@@ -94,8 +98,18 @@ def _env_float(name: str) -> float | None:
 
 
 def store_path(path: str | os.PathLike | None = None) -> Path:
-    """The store file: ``path``, else ``$EXPLORER_STORE``, else ``./runs/runs.sqlite``."""
+    """The store file, absolute: ``path``, else ``$EXPLORER_STORE``, else ``./runs/runs.sqlite``.
+
+    A relative path means the same as in the shell that gave it (it is resolved against the
+    current directory here, before any worker, which runs elsewhere, sees it).
+    """
     return Path(path or os.environ.get("EXPLORER_STORE") or DEFAULT_STORE).expanduser().resolve()
+
+
+def artefacts_dir(path: str | os.PathLike) -> Path:
+    """The folder of a store's files: ``<store file name>-files`` next to it."""
+    p = Path(path)
+    return p.with_name(p.name + "-files")
 
 
 @dataclass
@@ -180,7 +194,10 @@ class RunStore:
             path: the SQLite file; see :func:`store_path` for the default.
         """
         self.path = store_path(path)
-        self.models_dir = self.path.parent / "models"
+        self.files_dir = artefacts_dir(self.path)
+        self.models_dir = self.files_dir / "models"
+        self.uploads_dir = self.files_dir / "uploads"
+        self.logs_dir = self.files_dir / "logs"
         self._local = threading.local()
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
