@@ -28,10 +28,10 @@ from __future__ import annotations
 
 import json
 import os
-import struct
 from pathlib import Path
 from typing import Any
 
+from explorer.archive import ZipLimits, check_zip, read_member, short
 from explorer.errors import DataError
 
 MAX_MEMBERS = 64  # a .keras archive has 3 (metadata, config, weights) plus assets
@@ -40,8 +40,7 @@ MAX_MEMBER_BYTES = 2 * 1024 * 1024 * 1024  # declared uncompressed size of any m
 MAX_TOTAL_BYTES = 2 * 1024 * 1024 * 1024  # declared uncompressed size of all members
 MAX_RATIO = 100  # uncompressed / compressed, for members over 1 MB (Keras stores them uncompressed)
 MAX_DEPTH = 64  # JSON nesting (a ResNet config is ~12 deep)
-MAX_LAYERS = 10_000  # layers, counting those of nested models
-MAX_NAME = 255
+MAX_LAYERS = 5_000  # layers, counting nested models' (ResNet-1001 has 3,495; DenseNet201 707)
 
 # Modules an object in a Keras config may name (Keras writes these for its own classes).
 SAFE_MODULES = frozenset({
@@ -49,6 +48,7 @@ SAFE_MODULES = frozenset({
     "keras.constraints", "keras.activations", "keras.dtype_policies",
     "keras.src.models.functional", "keras.src.models.sequential", "keras.src.models.model",
 })
+LAYER_KEYS = frozenset({"layers", "layer", "cell", "cells", "forward_layer", "backward_layer"})
 IGNORED_KEYS = frozenset({"compile_config"})  # optimizer, losses, metrics: dropped, never deserialised
 MODEL_CLASSES = frozenset({"Functional", "Sequential", "Model"})
 # Plain-data markers of Keras's serialiser (tensors between layers, tuples, arrays from the file).
@@ -92,37 +92,13 @@ def allowed_classes() -> dict[str, frozenset[str]]:
     return _ALLOWED
 
 
-def _short(value: Any, n: int = 60) -> str:
-    text = value if isinstance(value, str) else repr(value)
-    return repr(text[:n] + "...") if len(text) > n else repr(text)
+_short = short
+KERAS_LIMITS = ZipLimits(members=MAX_MEMBERS, member_bytes=MAX_MEMBER_BYTES, total_bytes=MAX_TOTAL_BYTES, ratio=MAX_RATIO)
 
 
 # -- the container ----------------------------------------------------------------------------
-def _zip_entry_count(path: Path, shown: str) -> int:
-    """Members declared in the end-of-central-directory record, read before ``zipfile`` parses anything."""
-    size = path.stat().st_size
-    with open(path, "rb") as fh:
-        tail_len = min(size, 22 + 65535)
-        fh.seek(size - tail_len)
-        tail = fh.read(tail_len)
-    at = tail.rfind(b"PK\x05\x06")
-    if at < 0 or len(tail) - at < 22:
-        raise DataError(f"model file {shown} is not a .keras archive (a .keras file is a zip); it may be truncated or of another type.")
-    _sig, disk, cd_disk, _n_here, n_total, cd_size, _cd_offset, _comment = struct.unpack("<IHHHHIIH", tail[at:at + 22])
-    if disk or cd_disk or n_total == 0xFFFF or cd_size == 0xFFFFFFFF:
-        raise DataError(f"model file {shown} is a multi-part or ZIP64 archive; a .keras file is a plain zip of a few members.")
-    return n_total
-
-
-def _check_member_name(name: str, shown: str) -> None:
-    parts = name.replace("\\", "/").split("/")
-    if (not name or len(name) > MAX_NAME or name.startswith(("/", "\\")) or "\\" in name or "\x00" in name
-            or ".." in parts or (len(parts[0]) == 2 and parts[0][1] == ":")):
-        raise DataError(f"model file {shown} has a member named {_short(name)}, which points outside the archive; it is refused.")
-
-
 def read_keras_config(path: str | os.PathLike, shown: str | None = None) -> dict[str, Any]:
-    """Check a ``.keras`` archive and read its ``config.json`` as data.
+    """Check a ``.keras`` archive (:func:`explorer.archive.check_zip`) and read its ``config.json`` as data.
 
     Args:
         path: the file.
@@ -136,64 +112,19 @@ def read_keras_config(path: str | os.PathLike, shown: str | None = None) -> dict
             inflated, a suspicious compression ratio, a missing or oversize ``config.json``,
             a damaged archive.
     """
-    import zipfile
-
     p = Path(path)
     shown = shown or p.name
-    count = _zip_entry_count(p, shown)
-    if count > MAX_MEMBERS:
-        raise DataError(f"model file {shown} has {count:,} members; a .keras archive has a few (at most {MAX_MEMBERS}).")
-    try:
-        zf = zipfile.ZipFile(p)
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
-        raise DataError(f"model file {shown} is a damaged archive ({_short(str(exc), 80)}).") from None
-    with zf:
-        infos = zf.infolist()
-        if len(infos) > MAX_MEMBERS:
-            raise DataError(f"model file {shown} has {len(infos):,} members; a .keras archive has a few (at most {MAX_MEMBERS}).")
-        seen: set[str] = set()
-        total = 0
-        for info in infos:
-            _check_member_name(info.filename, shown)
-            if info.filename in seen:
-                raise DataError(f"model file {shown} has two members named {_short(info.filename)}; it is refused.")
-            seen.add(info.filename)
-            if info.file_size > MAX_MEMBER_BYTES:
-                raise DataError(
-                    f"model file {shown}: member {_short(info.filename)} would inflate to {info.file_size / 2**20:,.0f} MB, "
-                    f"over the {MAX_MEMBER_BYTES / 2**20:,.0f} MB limit.")
-            if info.file_size > 2**20 and info.file_size > MAX_RATIO * max(info.compress_size, 1):
-                raise DataError(
-                    f"model file {shown}: member {_short(info.filename)} inflates {info.file_size / max(info.compress_size, 1):,.0f} "
-                    f"times ({info.compress_size:,} to {info.file_size:,} bytes), over the limit of {MAX_RATIO}; "
-                    "it looks like a zip bomb.")
-            total += info.file_size
-        if total > MAX_TOTAL_BYTES:
-            raise DataError(f"model file {shown} would inflate to {total / 2**20:,.0f} MB in all, over the "
-                            f"{MAX_TOTAL_BYTES / 2**20:,.0f} MB limit.")
-        if "config.json" not in seen:
-            raise DataError(f"model file {shown} has no config.json; it is not a Keras 3 .keras archive.")
-        info = zf.getinfo("config.json")
-        if info.file_size > MAX_CONFIG_BYTES:
-            raise DataError(f"model file {shown}: its config.json is {info.file_size / 2**20:,.1f} MB, over the "
+    what = f"model file {shown}"
+    with check_zip(p, what, "a .keras archive (a .keras file is a zip)", KERAS_LIMITS) as zf:
+        names = set(zf.namelist())
+        if "config.json" not in names:
+            raise DataError(f"{what} has no config.json; it is not a Keras 3 .keras archive.")
+        size = zf.getinfo("config.json").file_size
+        if size > MAX_CONFIG_BYTES:
+            raise DataError(f"{what}: its config.json is {size / 2**20:,.1f} MB, over the "
                             f"{MAX_CONFIG_BYTES / 2**20:.0f} MB limit.")
-        try:
-            with zf.open(info) as fh:
-                chunks, got = [], 0
-                while True:  # never trust the declared size: stop at the cap whatever the header says
-                    chunk = fh.read(1 << 20)
-                    if not chunk:
-                        break
-                    got += len(chunk)
-                    if got > MAX_CONFIG_BYTES:
-                        raise DataError(f"model file {shown}: its config.json inflates past the "
-                                        f"{MAX_CONFIG_BYTES / 2**20:.0f} MB limit.")
-                    chunks.append(chunk)
-        except DataError:
-            raise
-        except Exception as exc:  # bad CRC, truncated data, unsupported compression
-            raise DataError(f"model file {shown} is a damaged archive ({_short(str(exc), 80)}).") from None
-    return parse_json(b"".join(chunks), shown, "config.json")
+        raw = read_member(zf, "config.json", what, MAX_CONFIG_BYTES)
+    return parse_json(raw, shown, "config.json")
 
 
 def read_h5_config(path: str | os.PathLike, shown: str | None = None) -> dict[str, Any]:
@@ -306,59 +237,59 @@ def check_config(cfg: dict[str, Any], shown: str) -> int:
     if top not in MODEL_CLASSES:
         raise DataError(f"model file {shown} holds a {_short(top)}, not a Keras model (Functional or Sequential).")
     layers = 0
-    stack: list[tuple[Any, int, str | None]] = [(cfg, 0, None)]
+    stack: list[tuple[Any, int, str | None, bool]] = [(cfg, 0, None, True)]
     while stack:
-        obj, depth, owner = stack.pop()
+        obj, depth, owner, layer_slot = stack.pop()
         if depth > MAX_DEPTH:
             raise DataError(f"model file {shown}: its config is nested too deeply (the limit is {MAX_DEPTH} levels).")
         if isinstance(obj, list):
-            stack.extend((v, depth + 1, owner) for v in obj)
+            stack.extend((v, depth + 1, owner, layer_slot) for v in obj)
             continue
         if not isinstance(obj, dict):
             continue
         if "class_name" in obj:
-            kind, name = _check_object(obj, shown, owner)
+            kind, name = _check_object(obj, shown, owner, layer_slot)
             if kind in ("layer", "model"):
                 layers += 1
                 if layers > MAX_LAYERS:
                     raise DataError(f"model file {shown} has over {MAX_LAYERS:,} layers, more than the explorer draws.")
                 owner = f"layer {_short(name)} ({obj['class_name']})" if name else f"a {obj['class_name']} layer"
-        stack.extend((v, depth + 1, owner) for k, v in obj.items()
-                     if isinstance(v, (dict, list)) and k not in IGNORED_KEYS)
+        for k, v in obj.items():
+            if isinstance(v, (dict, list)) and k not in IGNORED_KEYS:
+                stack.append((v, depth + 1, owner, k in LAYER_KEYS))
     return layers
 
 
-def _check_object(obj: dict[str, Any], shown: str, owner: str | None) -> tuple[str, str | None]:
+def _check_object(obj: dict[str, Any], shown: str, owner: str | None, layer_slot: bool) -> tuple[str, str | None]:
     cls = obj.get("class_name")
     module = obj.get("module")
     inner = obj.get("config")
     name = inner.get("name") if isinstance(inner, dict) and isinstance(inner.get("name"), str) else obj.get("name")
-    name = name if isinstance(name, str) else None
+    name = name if isinstance(name, str) and layer_slot else None
     where = f"{owner} uses" if owner else "the model uses"
     if not isinstance(cls, str):
         raise DataError(f"model file {shown}: {where} an object whose class is {_short(cls)}, not a name.")
-    label = f"layer {_short(name)}" if name else f"a {cls[:60]} object"
+    what = f"layer {_short(name)}" if name else f"{where} a {_short(cls)}, which"
     if cls in DATA_MARKERS:
         return "data", None
     if cls in REFUSED_LAYERS:
-        raise DataError(f"model file {shown}: {label} is {REFUSED_LAYERS[cls]}; the file is refused.")
+        raise DataError(f"model file {shown}: {what} is {REFUSED_LAYERS[cls]}; the file is refused.")
     if cls in ("__lambda__", "function"):
         if cls == "function" and module in ("keras.activations",) and isinstance(inner, str) and inner.isidentifier():
             return "function", None
         raise DataError(f"model file {shown}: {where} a Python function ({_short(inner)} from "
                         f"{_short(module or 'no module')}); only standard Keras objects are loaded.")
     if not (module is None or isinstance(module, str)) or module not in SAFE_MODULES:
-        raise DataError(f"model file {shown}: {label} has class {_short(cls)} from module {_short(module)}, "
+        raise DataError(f"model file {shown}: {what} has class {_short(cls)} from module {_short(module)}, "
                         "which is not part of Keras; custom code is refused.")
     registered = obj.get("registered_name")
     if registered is not None and registered != cls:
-        raise DataError(f"model file {shown}: {label} is a custom object registered as {_short(registered)} "
+        raise DataError(f"model file {shown}: {what} is a custom object registered as {_short(registered)} "
                         f"(class {_short(cls)}); only standard Keras objects are loaded.")
     kind = _kind_of(cls)
     if kind is None:
-        what = f"{label} has class {_short(cls)}" if name else f"{where} a {_short(cls)}"
-        raise DataError(f"model file {shown}: {what}, which is not a standard Keras layer or object; "
-                        "custom layers are refused.")
+        raise DataError(f"model file {shown}: {what} has class {_short(cls)}, which is not a standard Keras "
+                        "layer or object; custom layers are refused.")
     return kind, name
 
 
@@ -382,6 +313,9 @@ def rebuild(cfg: dict[str, Any]) -> Any:
     """
     import keras
 
+    from explorer.keras_compat import allow_deep_graphs
+
+    allow_deep_graphs(5 * MAX_LAYERS + 1000)
     cfg = _without_compile(cfg)
     with keras.StatelessScope(initialize_variables=False):
         model = keras.saving.deserialize_keras_object(cfg, safe_mode=True)

@@ -80,7 +80,7 @@ def read_graph(path: str | os.PathLike, shown: str | None = None, timeout: float
     Args:
         path: the file.
         shown: the name the user gave (an upload's name; stored uploads are named by content).
-        timeout: wall seconds for the child (default ``EXPLORER_SANDBOX_TIMEOUT_S`` or 30).
+        timeout: wall seconds for the child (default ``EXPLORER_SANDBOX_TIMEOUT_S`` or 60).
 
     Raises:
         DataError: any refusal, one sentence naming ``shown``.
