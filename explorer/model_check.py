@@ -269,26 +269,28 @@ def _check_object(obj: dict[str, Any], shown: str, owner: str | None, layer_slot
     where = f"{owner} uses" if owner else "the model uses"
     if not isinstance(cls, str):
         raise DataError(f"model file {shown}: {where} an object whose class is {_short(cls)}, not a name.")
-    what = f"layer {_short(name)}" if name else f"{where} a {_short(cls)}, which"
+    subject = f"layer {_short(name)}" if name else where
+    has = f"layer {_short(name)} has" if name else where
     if cls in DATA_MARKERS:
         return "data", None
     if cls in REFUSED_LAYERS:
-        raise DataError(f"model file {shown}: {what} is {REFUSED_LAYERS[cls]}; the file is refused.")
+        raise DataError(f"model file {shown}: {subject} {'is' if name else ''} {REFUSED_LAYERS[cls]}; the file is refused."
+                        .replace("  ", " "))
     if cls in ("__lambda__", "function"):
         if cls == "function" and module in ("keras.activations",) and isinstance(inner, str) and inner.isidentifier():
             return "function", None
         raise DataError(f"model file {shown}: {where} a Python function ({_short(inner)} from "
                         f"{_short(module or 'no module')}); only standard Keras objects are loaded.")
     if not (module is None or isinstance(module, str)) or module not in SAFE_MODULES:
-        raise DataError(f"model file {shown}: {what} has class {_short(cls)} from module {_short(module)}, "
+        raise DataError(f"model file {shown}: {has} class {_short(cls)} from module {_short(module)}, "
                         "which is not part of Keras; custom code is refused.")
     registered = obj.get("registered_name")
     if registered is not None and registered != cls:
-        raise DataError(f"model file {shown}: {what} is a custom object registered as {_short(registered)} "
-                        f"(class {_short(cls)}); only standard Keras objects are loaded.")
+        raise DataError(f"model file {shown}: {has} class {_short(cls)} registered as the custom object "
+                        f"{_short(registered)}; only standard Keras objects are loaded.")
     kind = _kind_of(cls)
     if kind is None:
-        raise DataError(f"model file {shown}: {what} has class {_short(cls)}, which is not a standard Keras "
+        raise DataError(f"model file {shown}: {has} class {_short(cls)}, which is not a standard Keras "
                         "layer or object; custom layers are refused.")
     return kind, name
 
