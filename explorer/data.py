@@ -348,9 +348,9 @@ def read_npz_headers(path: str | os.PathLike, shown: str | None = None) -> dict[
                 with zf.open(info) as fh:
                     version = np.lib.format.read_magic(fh)
                     if version == (1, 0):
-                        shape, fortran, dtype = np.lib.format.read_array_header_1_0(fh)
+                        shape, _fortran, dtype = np.lib.format.read_array_header_1_0(fh)
                     elif version == (2, 0):
-                        shape, fortran, dtype = np.lib.format.read_array_header_2_0(fh)
+                        shape, _fortran, dtype = np.lib.format.read_array_header_2_0(fh)
                     else:
                         raise ValueError(f"version {version}")
                     header_len = fh.tell()

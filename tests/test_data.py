@@ -214,7 +214,7 @@ def test_hostile_datasets_are_refused_before_loading(tmp_path, label, make, word
     assert words in msg and "\n" not in msg and len(msg) < 400, msg
     grew_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
     assert grew_kb < 200 * 1024  # nothing declared (up to 4 TB) was allocated or inflated
-    with pytest.raises(DataError, match="uploaded-name.npz"):
+    with pytest.raises(DataError, match=r"uploaded-name\.npz"):
         datasets.load_npz(path, shown="uploaded-name.npz")
 
 

@@ -149,3 +149,59 @@ def test_retention_forgets_old_runs_and_caps_models(tmp_path):
     assert not (store.models_dir / f"run-{ids[2]}.keras").exists()
     assert all(store.points(i) for i in ids[2:])  # metrics stay
     assert store.prune(now=now) == {"runs": 0, "models": 0}  # nothing set: keep everything
+
+
+def _corrupt_table(path: Path, table: str) -> None:
+    """Overwrite the root page of ``table`` with garbage; the header and the schema (page 1) stay intact."""
+    import sqlite3
+
+    con = sqlite3.connect(path)
+    con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    root = con.execute("SELECT rootpage FROM sqlite_master WHERE name = ?", (table,)).fetchone()[0]
+    page = con.execute("PRAGMA page_size").fetchone()[0]
+    con.close()
+    assert root > 1
+    with open(path, "r+b") as fh:
+        fh.seek((root - 1) * page)
+        fh.write(np.random.default_rng(0).integers(0, 256, page, dtype=np.uint8).tobytes())
+
+
+def _filled_store(path: Path) -> RunStore:
+    store = RunStore(path)
+    for i in range(40):  # enough rows for the runs table to span several pages
+        rid = store.add_run(f"run {i}", {"builder": "cnn", "note": "x" * 400})
+        store.add_points(rid, [{"kind": "batch", "epoch": 0, "step": s, "elapsed": 0.1, "loss": 1.0} for s in range(50)])
+    return store
+
+
+def test_a_store_with_a_garbage_page_is_one_line_everywhere(tmp_path, monkeypatch):
+    path = tmp_path / "runs.sqlite"
+    _filled_store(path).close()
+    _corrupt_table(path, "runs")
+    for _ in range(2):  # the check on opening, also when the file is opened again
+        with pytest.raises(DataError, match="is damaged or unreadable") as info:
+            RunStore(path)
+        assert "\n" not in str(info.value) and str(path) in str(info.value)
+    for args in (["runs", "--store", str(path)], ["runs", "--store", str(path), "--json"],
+                 ["train", "cnn", "--set", "conv_layers=1", "--epochs", "1", "--subset", "32", "--store", str(path)]):
+        r = subprocess.run([sys.executable, "-m", "explorer", *args], cwd=ROOT, capture_output=True, text=True, timeout=300)
+        assert r.returncode == 2, r.stderr
+        assert len(r.stderr.strip().splitlines()) == 1 and "damaged or unreadable" in r.stderr and not r.stdout
+    monkeypatch.setenv("EXPLORER_STORE", str(path))
+    monkeypatch.setenv("EXPLORER_WARM_WORKERS", "0")
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120).run().switch_page("pages/train.py").run()
+    assert not at.exception
+    assert [e.value for e in at.error if "damaged or unreadable" in e.value]
+    at.switch_page("pages/build.py").run()
+    assert not at.exception and at.metric[0].value == "80,266"
+
+
+def test_a_page_that_goes_bad_after_opening_is_one_line_too(tmp_path):
+    path = tmp_path / "runs.sqlite"
+    store = _filled_store(path)
+    store.close()
+    _corrupt_table(path, "points")  # not scanned on opening (it is the large table)
+    store = RunStore(path)
+    with pytest.raises(DataError, match="is damaged or unreadable") as info:
+        store.points(1)
+    assert "\n" not in str(info.value)
