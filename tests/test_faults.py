@@ -205,3 +205,43 @@ def test_a_page_that_goes_bad_after_opening_is_one_line_too(tmp_path):
     with pytest.raises(DataError, match="is damaged or unreadable") as info:
         store.points(1)
     assert "\n" not in str(info.value)
+
+
+def test_two_stores_in_one_folder_keep_every_file_apart(tmp_path):
+    a, b = RunStore(tmp_path / "a.db"), RunStore(tmp_path / "b.db")
+    folders = [(s.models_dir, s.uploads_dir, s.logs_dir) for s in (a, b)]
+    assert not set(folders[0]) & set(folders[1])
+    assert all(f.parent.name.endswith(".db-files") for f in folders[0] + folders[1])
+    sa, sb = Scheduler(a, warm=0), Scheduler(b, warm=0)
+    ra, rb = sa.submit(request()), sb.submit(request())
+    assert ra == rb == 1  # the same run id in both stores
+    run_a, run_b = wait_final(sa, ra), wait_final(sb, rb)
+    assert run_a.status == run_b.status == "finished", (run_a.error, run_b.error)
+    assert run_a.model_path != run_b.model_path
+    assert Path(run_a.model_path).parent == a.models_dir and Path(run_b.model_path).parent == b.models_dir
+    assert Path(run_a.model_path).is_file() and Path(run_b.model_path).is_file()
+    assert [p.name for p in a.logs_dir.iterdir()] and [p.name for p in b.logs_dir.iterdir()]
+    assert not [p for p in a.models_dir.iterdir() if p.name.startswith(".tmp")]  # renamed into place
+
+
+def test_paths_on_the_command_line_mean_what_they_meant_in_the_shell(tmp_path):
+    import json
+    import os
+
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "mine.npz", x_train=rng.integers(0, 255, (64, 28, 28), dtype=np.uint8),
+             y_train=np.arange(64) % 10, x_test=rng.integers(0, 255, (16, 28, 28), dtype=np.uint8),
+             y_test=np.arange(16) % 10)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    r = subprocess.run([sys.executable, "-m", "explorer", "train", "cnn", "--set", "conv_layers=1", "--set", "filters=4",
+                        "--dataset", "mine.npz", "--store", "sub/runs.db", "--epochs", "1", "--json"],
+                       cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr
+    result = json.loads(r.stdout)
+    assert Path(result["model_path"]).parent == tmp_path / "sub" / "runs.db-files" / "models"
+    run = RunStore(tmp_path / "sub" / "runs.db").get(result["run_id"])
+    assert run.request["dataset"] == str(tmp_path / "mine.npz")
+    r = subprocess.run([sys.executable, "-m", "explorer", "summary", Path(result["model_path"]).name, "--json"],
+                       cwd=Path(result["model_path"]).parent, env=env, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["total_params"] == 40 + 26 * 26 * 4 * 10 + 10
