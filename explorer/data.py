@@ -125,7 +125,7 @@ class DataOptions:
 
     def __post_init__(self) -> None:
         if not isinstance(self.subset, int) or isinstance(self.subset, bool) or self.subset < 0:
-            raise ConfigError(f"subset must be a whole number of images (0 for all), not {self.subset!r}.")
+            raise ConfigError(f"subset must be a whole number of images (0 for all), not {str(self.subset)[:40]}.")
         if self.validation not in ("split", "test"):
             raise ConfigError(f"validation {self.validation!r} is not allowed; choose split or test.")
         if not isinstance(self.val_fraction, (int, float)) or not 0.01 <= self.val_fraction <= 0.5:
@@ -377,6 +377,14 @@ def read_npz_headers(path: str | os.PathLike, shown: str | None = None) -> dict[
     return headers
 
 
+def is_file(path: str | os.PathLike) -> bool:
+    """``Path.is_file`` that says False, rather than raising, for names too long or otherwise unusable."""
+    try:
+        return Path(path).is_file()
+    except (OSError, ValueError):
+        return False
+
+
 def load_npz(path: str | os.PathLike, shown: str | None = None) -> Dataset:
     """Load and validate a user ``.npz`` with ``x_train, y_train, x_test, y_test``.
 
@@ -394,7 +402,7 @@ def load_npz(path: str | os.PathLike, shown: str | None = None) -> Dataset:
     """
     p = Path(path)
     name = (shown or p.name)[:100]
-    if not p.is_file():
+    if not is_file(p):
         raise DataError(f"dataset file {str(path)[:200]!r} does not exist.")
     size = p.stat().st_size
     if size > max_npz_bytes():

@@ -38,6 +38,14 @@ def looks_like_model_file(target: str) -> bool:
     return target.lower().endswith(SUFFIXES) or os.sep in target
 
 
+def is_file(path: str | os.PathLike) -> bool:
+    """``Path.is_file`` that says False, rather than raising, for names too long or otherwise unusable."""
+    try:
+        return Path(path).is_file()
+    except (OSError, ValueError):
+        return False
+
+
 def check_model_file(path: str | os.PathLike, shown: str | None = None, max_bytes: int | None = None) -> str:
     """Check what can be checked without opening the file as a model.
 
@@ -54,7 +62,7 @@ def check_model_file(path: str | os.PathLike, shown: str | None = None, max_byte
     """
     p = Path(path)
     shown = (shown or p.name)[:100]
-    if not p.is_file():
+    if not is_file(p):
         raise DataError(f"model file {str(path)[:200]!r} does not exist.")
     size = p.stat().st_size
     limit = max_model_bytes() if max_bytes is None else max_bytes

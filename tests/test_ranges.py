@@ -63,3 +63,24 @@ def test_enormous_values_give_one_short_line_for_every_field(builder):
             except ConfigError as exc:
                 msg = str(exc)
                 assert "\n" not in msg and len(msg) < 300, (f.name, text[:20], msg[:400])
+
+
+BIG = "9" * 4000
+
+
+@pytest.mark.parametrize("args", [
+    ["runs", "--limit", BIG], ["runs", "--limit", "-5"], ["runs", "--store", "/tmp/" + "z" * 5000 + "/runs.db"],
+    ["summary", "cnn", "--batch-size", BIG], ["summary", "cnn", "--dtype", "x" * 5000],
+    ["summary", "cnn", "--set", f"conv_layers={BIG}"], ["summary", "/tmp/" + "y" * 5000 + ".keras"],
+    ["train", "cnn", "--epochs", BIG], ["train", "cnn", "--val-fraction", "1e308"], ["train", "cnn", "--shift", "nan"],
+    ["train", "cnn", "--learning-rate", "nan"], ["train", "cnn", "--dataset", "x" * 5000],
+    ["train", "cnn", "--dataset", "/tmp/" + "x" * 5000 + ".npz"],
+], ids=lambda a: " ".join(x[:12] for x in a))
+def test_enormous_command_line_values_are_one_short_line(tmp_path, capsys, args):
+    from explorer.cli import main
+
+    if "--store" not in args:
+        args = [*args, "--store", str(tmp_path / "runs.db")] if args[0] in ("runs", "train") else args
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and len(err) < 400, err[:500]

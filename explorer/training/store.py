@@ -37,9 +37,15 @@ class StoreError(DataError):
     """The store file is damaged or cannot be read (one sentence naming it)."""
 
 
+def shown_path(path: Any, limit: int = 200) -> str:
+    """A path as echoed in an error: whole, or its start and end when longer than ``limit``."""
+    text = str(path)
+    return text if len(text) <= limit else f"{text[:limit // 2 - 2]}...{text[-(limit // 2 - 2):]}"
+
+
 def _damaged(path: Any, exc: BaseException) -> StoreError:
     reason = " ".join(str(exc).split())[:120] or type(exc).__name__
-    return StoreError(f"the run store {path} is damaged or unreadable ({reason}); move it aside (keep a copy) "
+    return StoreError(f"the run store {shown_path(path)} is damaged or unreadable ({reason}); move it aside (keep a copy) "
                       "or point EXPLORER_STORE (or --store) at another file.")
 
 
@@ -281,13 +287,13 @@ class RunStore:
                 raise
             reason = str(exc).split(" (", 1)[1].split(");", 1)[0]
             raise DataError(
-                f"the run store {self.path} cannot be opened for writing ({reason}); "
+                f"the run store {shown_path(self.path)} cannot be opened for writing ({reason}); "
                 "set EXPLORER_STORE (or --store) to a writable file."
             ) from None
         except (OSError, sqlite3.Error) as exc:
-            reason = getattr(exc, "strerror", None) or " ".join(str(exc).split())[:200]
+            reason = getattr(exc, "strerror", None) or " ".join(str(exc).split())[:120]
             raise DataError(
-                f"the run store {self.path} cannot be opened for writing ({reason}); "
+                f"the run store {shown_path(self.path)} cannot be opened for writing ({reason}); "
                 "set EXPLORER_STORE (or --store) to a writable file."
             ) from None
         for table in ("runs", "workers"):  # small tables: checked page by page in milliseconds
