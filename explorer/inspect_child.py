@@ -7,8 +7,8 @@ the graph reader and the class allowlist are ready before any child forks.
 from __future__ import annotations
 
 import explorer  # noqa: F401  (the analysis backend, before Keras loads)
-from explorer.keras_compat import skip_tensorflow_probe
 from explorer.graph import ModelGraph, extract
+from explorer.keras_compat import skip_tensorflow_probe
 from explorer.model_check import allowed_classes, check_config, read_h5_config, read_keras_config, rebuild
 
 skip_tensorflow_probe()
