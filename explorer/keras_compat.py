@@ -40,6 +40,11 @@ _PER_BUILD_STATE = ("object_name_uids", "uninitialized_variables")
 
 RECURSION_LIMIT = 20_000
 
+# Internal module paths Keras writes into saved configs for its model classes (``"module":
+# "keras.src.models.functional"``): data in an uploaded file, read by ``explorer.model_check``.
+SAVED_MODEL_MODULES = ("keras.src.models.functional", "keras.src.models.sequential", "keras.src.models.model")
+FUNCTIONAL_MODULE = SAVED_MODEL_MODULES[0]
+
 
 def allow_deep_graphs(limit: int = RECURSION_LIMIT) -> None:
     """Raise Python's recursion limit (never lower it) so deep models can be built and mapped.

@@ -33,6 +33,7 @@ from typing import Any
 
 from explorer.archive import ZipLimits, check_zip, read_member, short
 from explorer.errors import DataError
+from explorer.keras_compat import FUNCTIONAL_MODULE, SAVED_MODEL_MODULES
 
 MAX_MEMBERS = 64  # a .keras archive has 3 (metadata, config, weights) plus assets
 MAX_CONFIG_BYTES = 32 * 1024 * 1024  # config.json (DenseNet201's is ~1 MB)
@@ -45,8 +46,7 @@ MAX_LAYERS = 5_000  # layers, counting nested models' (ResNet-1001 has 3,495; De
 # Modules an object in a Keras config may name (Keras writes these for its own classes).
 SAFE_MODULES = frozenset({
     None, "keras", "keras.layers", "keras.models", "keras.initializers", "keras.regularizers",
-    "keras.constraints", "keras.activations", "keras.dtype_policies",
-    "keras.src.models.functional", "keras.src.models.sequential", "keras.src.models.model",
+    "keras.constraints", "keras.activations", "keras.dtype_policies", *SAVED_MODEL_MODULES,
 })
 LAYER_KEYS = frozenset({"layers", "layer", "cell", "cells", "forward_layer", "backward_layer"})
 IGNORED_KEYS = frozenset({"compile_config"})  # optimizer, losses, metrics: dropped, never deserialised
@@ -173,7 +173,7 @@ def _legacy_to_keras3(cfg: Any) -> Any:
     while stack:
         obj, is_layer = stack.pop()
         if isinstance(obj, dict) and is_layer and isinstance(obj.get("class_name"), str) and "module" not in obj:
-            obj["module"] = "keras.src.models.functional" if obj["class_name"] in ("Functional", "Model") else (
+            obj["module"] = FUNCTIONAL_MODULE if obj["class_name"] in ("Functional", "Model") else (
                 "keras" if obj["class_name"] == "Sequential" else "keras.layers")
         if isinstance(obj, dict):
             inner = obj.get("config")
