@@ -57,6 +57,7 @@ def test_a_worker_whose_data_vanished_fails_with_the_reason(tmp_path):
 
 def test_a_model_that_cannot_be_saved_fails_but_keeps_its_metrics(tmp_path):
     store = RunStore(tmp_path / "runs.sqlite")
+    store.models_dir.parent.mkdir(parents=True, exist_ok=True)
     store.models_dir.write_text("a file where the models folder should be")  # every save fails
     sched = Scheduler(store, warm=0)
     rid = sched.submit(request(epochs=2))
