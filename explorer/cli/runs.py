@@ -6,6 +6,7 @@ import argparse
 import time
 
 from explorer.cli.common import print_json
+from explorer.errors import ConfigError
 from explorer.training.scheduler import Scheduler
 from explorer.training.store import RunStore
 
@@ -21,6 +22,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Print the runs as a table or JSON."""
+    if not 1 <= args.limit <= 1_000_000:
+        raise ConfigError(f"--limit {str(args.limit)[:40]} is out of range; it must be between 1 and 1,000,000.")
     store = RunStore(args.store)
     Scheduler(store).advance()
     runs = store.runs(limit=args.limit)
