@@ -10,7 +10,10 @@ with a fixed seed; the default, works offline) and a path to a user ``.npz`` hol
 :func:`load` returns a :class:`Dataset` (arrays plus shape and classes); :func:`prepare` applies
 :class:`DataOptions` (subset, validation split or test set, normalisation); :func:`augment_batch`
 flips and shifts images; :func:`adapt_spec` rebuilds a model config for the dataset's input
-shape and number of classes. Only NumPy is needed here (no Keras backend).
+shape and number of classes, and :func:`adapt` also adapts the *data* to the architecture where
+that is the standard move (zero-pad 28x28 digits to 32x32 as LeNet-5 did, repeat a grey channel
+for an RGB model) when the images as they are cannot be taken; :func:`apply_adaptation` does it
+to the arrays. Only NumPy is needed here (no Keras backend).
 """
 
 from __future__ import annotations
@@ -556,3 +559,87 @@ def adapt_spec(spec: Any, input_shape: tuple[int, ...], num_classes: int) -> Any
     except ConfigError as exc:
         shape = "x".join(str(d) for d in input_shape)
         raise ConfigError(f"{spec.label} cannot train on {shape} images: {exc}") from None
+
+
+@dataclass(frozen=True)
+class Adaptation:
+    """How a dataset's images are changed to fit an architecture (nothing by default).
+
+    Attributes:
+        size: zero-pad the images (centred) to this height and width, or None.
+        channels: repeat a single channel this many times, or None.
+    """
+
+    size: tuple[int, int] | None = None
+    channels: int | None = None
+
+    def __bool__(self) -> bool:
+        return self.size is not None or self.channels is not None
+
+    def shape(self, input_shape: tuple[int, ...]) -> tuple[int, int, int]:
+        """The image shape after the adaptation."""
+        h, w, c = (int(d) for d in input_shape)
+        if self.size:
+            h, w = self.size
+        return h, w, self.channels or c
+
+    def describe(self, input_shape: tuple[int, ...]) -> str:
+        """A short text for labels and run details, e.g. ``padded 28x28→32x32``; '' when none."""
+        h, w, c = (int(d) for d in input_shape)
+        parts = []
+        if self.size:
+            parts.append(f"padded {h}x{w}→{self.size[0]}x{self.size[1]}")
+        if self.channels:
+            parts.append(f"{c}→{self.channels} channels")
+        return ", ".join(parts)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form (for the run's record)."""
+        return {"size": list(self.size) if self.size else None, "channels": self.channels}
+
+
+PAD_TO = 32  # LeNet-5's 32x32 input for 28x28 digits; also what the CIFAR architectures expect
+PAD_FROM = 24  # smaller images are not padded (a border wider than the digit is no standard move)
+
+
+def adapt(spec: Any, input_shape: tuple[int, ...], num_classes: int) -> tuple[Any, Adaptation]:
+    """The spec for a dataset, adapting the data when the architecture cannot take it as it is.
+
+    Tries the images as they are, then zero-padded to 32x32 (images from 24 up to 32 pixels),
+    then with the grey channel repeated to 3, then both.
+
+    Returns:
+        ``(spec, adaptation)``; the adaptation is empty when the images fit.
+
+    Raises:
+        ConfigError: the architecture cannot take the images even adapted (the reason of the
+            most adapted try).
+    """
+    h, w, c = (int(d) for d in input_shape)
+    tries = [Adaptation()]
+    if PAD_FROM <= min(h, w) and (h < PAD_TO or w < PAD_TO):
+        tries.append(Adaptation(size=(max(h, PAD_TO), max(w, PAD_TO))))
+    if c == 1:
+        tries.append(Adaptation(channels=3))
+        if len(tries) == 3:
+            tries.append(Adaptation(size=tries[1].size, channels=3))
+    last: ConfigError | None = None
+    for a in tries:
+        try:
+            return adapt_spec(spec, a.shape(input_shape), num_classes), a
+        except ConfigError as exc:
+            last = exc
+    assert last is not None
+    raise ConfigError(str(last).replace("x".join(map(str, tries[-1].shape(input_shape))), "x".join(map(str, input_shape)), 1))
+
+
+def apply_adaptation(x: np.ndarray, adaptation: Adaptation) -> np.ndarray:
+    """Pad and/or repeat the channel of images ``(n, h, w, c)`` as ``adaptation`` says."""
+    if adaptation.size:
+        h, w = x.shape[1:3]
+        th, tw = adaptation.size
+        top, left = (th - h) // 2, (tw - w) // 2
+        x = np.pad(x, ((0, 0), (top, th - h - top), (left, tw - w - left), (0, 0)))
+    if adaptation.channels and x.shape[-1] == 1:
+        x = np.repeat(x, adaptation.channels, axis=-1)
+    return x

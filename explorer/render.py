@@ -844,3 +844,62 @@ def svg(dot_text: str) -> str:
     text = cached_layout(dot_text, "svg").decode()
     start = text.find("<svg")
     return text[start:] if start >= 0 else text
+
+
+# -- heat colouring: block styles for to_dot's ``styles`` seam (views and heat stay apart) --------
+HEAT_LOW, HEAT_HIGH = (0.93, 0.95, 1.0), (0.84, 0.15, 0.11)  # pale blue-white -> red
+
+
+def heat_colors(values: Mapping[str, float | None], log: bool = True) -> dict[str, str]:
+    """Fill colours for blocks from numbers (e.g. gradient norms): low pale, high red.
+
+    Args:
+        values: block path -> value (None, non-finite, and with ``log`` non-positive values are left out).
+        log: scale by log10 (norms span decades).
+
+    Returns:
+        Block path -> ``#rrggbb``.
+    """
+    import math
+
+    vals = {k: (math.log10(v) if log else v) for k, v in values.items()
+            if v is not None and math.isfinite(v) and (v > 0 or not log)}
+    if not vals:
+        return {}
+    lo, hi = min(vals.values()), max(vals.values())
+    out = {}
+    for k, v in vals.items():
+        t = 0.5 if hi == lo else (v - lo) / (hi - lo)
+        rgb = [round(255 * (a + (b - a) * t)) for a, b in zip(HEAT_LOW, HEAT_HIGH, strict=True)]
+        out[k] = "#" + "".join(f"{c:02x}" for c in rgb)
+    return out
+
+
+def heat_styles(graph: ModelGraph, colors: Mapping[str, str],
+                tooltips: Mapping[str, str] | None = None) -> dict[str, dict[str, str]]:
+    """``styles`` for :func:`to_dot` that fill block nodes with ``colors`` (block path -> colour).
+
+    A block node shows the colour of its own path, else that of the first coloured block inside
+    it (a stage node, when the view cuts blocks to stages, shows its first block's heat).
+
+    Args:
+        graph: the graph being drawn (its block paths and their prefixes get a style).
+        colors: block path -> fill colour (e.g. from :func:`heat_colors`).
+        tooltips: block path -> text for the node's tooltip (e.g. the value), optional.
+
+    Returns:
+        Node id (``block:PATH``) -> DOT attributes.
+    """
+    from explorer import blockpath
+
+    paths = dict.fromkeys(p for b in graph.blocks() for p in blockpath.prefixes(b))
+    out: dict[str, dict[str, str]] = {}
+    for path in paths:
+        key = path if path in colors else next((k for k in colors if k.startswith(path + "/")), None)
+        if key is None:
+            continue
+        attrs = {"fillcolor": _q(colors[key])}
+        if tooltips and key in tooltips:
+            attrs["tooltip"] = _q(f"{path}: {tooltips[key]}")
+        out[block_id(path)] = attrs
+    return out

@@ -5,6 +5,8 @@ projection (no BN, no activation) on the shortcut of the first block of stages 2
 v2: depth 9n+2, pre-activation bottlenecks BN-ReLU-Conv1x1, BN-ReLU-Conv3x3, BN-ReLU-Conv1x1,
 inner widths 16/64/128 with outputs 64/128/256, a 1x1 projection on every stage's first block.
 Convolutions: he_normal, L2(1e-4), bias on, same padding.
+``shortcut=false`` drops every shortcut (identity and projection, and the Add): the "plain"
+networks of He et al. 2015, for the degradation experiment (plain-20 vs plain-56 vs ResNet-56).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ class ResNetConfig:
     expansion: int = field(4, "v2: stage 1 output width / inner width (later stages double).", min=1, max=8,
                            when={"version": 2})
     l2: float = field(1e-4, "L2 weight decay on convolution kernels.", min=0.0, max=1.0)
+    shortcut: bool = field(True, "Residual shortcuts (false: the same stack without them, a 'plain' net as in He et al. 2015).")
 
     def __post_init__(self) -> None:
         validate_fields(self)
@@ -85,6 +88,9 @@ def _v1(x, cfg: ResNetConfig):
                 strides = 2 if stage > 0 and b == 0 else 1
                 y = _conv_bn(x, cfg, n, "1", filters, strides=strides)
                 y = _conv_bn(y, cfg, n, "2", filters, activation=None)
+                if not cfg.shortcut:  # plain: the block's output is its residual branch alone
+                    x = layers.Activation("relu", name=n("out"))(y)
+                    continue
                 if strides == 2:
                     x = _conv_bn(x, cfg, n, "shortcut", filters, kernel=1, strides=2, activation=None, bn=False)
                 x = layers.Add(name=n("add"))([x, y])
@@ -106,6 +112,9 @@ def _v2(x, cfg: ResNetConfig):
                              activation="relu" if pre else None, bn=pre, conv_first=False)
                 y = _conv_bn(y, cfg, n, "2", width_in, conv_first=False)
                 y = _conv_bn(y, cfg, n, "3", width_out, kernel=1, conv_first=False)
+                if not cfg.shortcut:
+                    x = y
+                    continue
                 if first:
                     x = _conv_bn(x, cfg, n, "shortcut", width_out, kernel=1, strides=strides, activation=None, bn=False)
                 x = layers.Add(name=n("add"))([x, y])

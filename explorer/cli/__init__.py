@@ -14,7 +14,7 @@ import sys
 from explorer.errors import ExplorerError
 
 # Command modules, in the order ``--help`` lists them.
-COMMANDS = ("listing", "summary", "graph", "train", "runs", "compare", "code")
+COMMANDS = ("listing", "summary", "graph", "train", "sweep", "runs", "compare", "code")
 
 
 class _Parser(argparse.ArgumentParser):

@@ -2,7 +2,10 @@
 
 Progress lines go to stderr; stdout gets the result (one JSON object with ``--json``). Exit
 status: 0 when the run finished, 1 when it failed, stopped or was interrupted, 2 for bad input.
-Ctrl-C asks the run to stop and waits for it.
+Ctrl-C asks the run to stop and waits for it (130). ``--no-wait`` queues the run, prints it and
+exits 0 (the app or a later ``runs`` advances the queue).
+
+:func:`add_train_args` and :func:`request_from_args` are shared with ``sweep``.
 """
 
 from __future__ import annotations
@@ -24,6 +27,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``train`` command."""
     p = sub.add_parser("train", help="train an architecture on a dataset in a worker process")
     add_target_args(p)
+    add_train_args(p)
+    p.set_defaults(func=run)
+
+
+def add_train_args(p: argparse.ArgumentParser) -> None:
+    """The dataset, data and hyperparameter options of ``train`` (and ``sweep``)."""
     p.add_argument("--dataset", default=datasets.DEFAULT_DATASET,
                    help=f"{', '.join(datasets.DATASETS)} or a path to an .npz (default {datasets.DEFAULT_DATASET})")
     hp = {f.name: f for f in fields_of(Hyperparams)}
@@ -42,9 +51,15 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="scale 0..255 to 0..1 (default), standardise per channel, or none")
     p.add_argument("--flip", action="store_true", help="augment with random horizontal flips")
     p.add_argument("--shift", type=float, default=0.0, help="augment with random shifts up to this fraction")
+    p.add_argument("--precision", choices=("float32", "mixed_float16", "mixed_bfloat16"),
+                   help="compute dtype (default float32; mixed precision is for GPUs)")
+    p.add_argument("--jit-compile", action="store_true", help="compile the train step with XLA")
+    p.add_argument("--lr-schedule", choices=("constant", "book"), help="learning-rate schedule (default constant)")
+    p.add_argument("--grad-every", type=int,
+                   help=hp["grad_every"].spec.help + f" Default {hp['grad_every'].default}.")
     p.add_argument("--store", help="run store file (default $EXPLORER_STORE or ./runs/runs.sqlite)")
+    p.add_argument("--no-wait", action="store_true", help="queue and return at once (exit 0)")
     p.add_argument("--json", action="store_true", help="print the result as one JSON object")
-    p.set_defaults(func=run)
 
 
 def request_from_args(args: argparse.Namespace) -> RunRequest:
@@ -62,6 +77,8 @@ def request_from_args(args: argparse.Namespace) -> RunRequest:
     hp = make_config(
         Hyperparams, epochs=epochs, max_seconds=args.max_seconds, batch_size=args.batch_size,
         optimizer=args.optimizer, learning_rate=args.learning_rate, seed=args.seed, backend=args.backend,
+        precision=args.precision, jit_compile=args.jit_compile or None, lr_schedule=args.lr_schedule,
+        grad_every=args.grad_every,
     )
     opts = datasets.DataOptions(subset=args.subset, validation=args.validation, val_fraction=args.val_fraction,
                                 normalise=args.normalise, flip=args.flip, shift=args.shift)
@@ -72,7 +89,8 @@ def result_dict(run: Run) -> dict:
     """The JSON result of a run."""
     return {
         "run_id": run.id, "label": run.label, "status": run.status, "error": run.error, "device": run.device,
-        "backend": run.backend, "final": run.final, "model_path": run.model_path,
+        "backend": run.backend, "final": run.final, "model_path": run.model_path, "params": run.params,
+        "macs": run.macs, "adaptation": run.adaptation,
         "seconds": round(run.ended - run.created, 3) if run.ended else None,
     }
 
@@ -85,6 +103,9 @@ def run(args: argparse.Namespace) -> int:
     run_id = sched.submit(req)
     say = sys.stderr.write
     say(f"run {run_id}: {req.label} queued in {store.path}\n")
+    if args.no_wait:
+        _print(store.get(run_id), args.json)
+        return 0
     last = [None]
 
     def progress(r: Run) -> None:

@@ -6,6 +6,9 @@ Per batch: checks the stop flag and the time budget (``model.stop_training = Tru
 NaN/inf loss; writes a ``batch`` point (running train loss/accuracy of the epoch, images/s) at
 the first batch and then every ``every`` batches or ``every_s`` seconds. Per epoch: an ``epoch``
 point with all metrics (loss, accuracy, val_loss, val_accuracy) and the epoch's images/s.
+Its first point also sets the run's phase to ``training``.
+
+:class:`GradNormCallback` records each block's gradient and weight norms every few steps.
 """
 
 from __future__ import annotations
@@ -100,6 +103,7 @@ class StoreCallback(keras.callbacks.Callback):
         )
         if self.first_point_time is None:
             self.first_point_time = time.time()
+            self.store.set_phase(self.run_id, "training")
         self.t_last, self.step_last = now, self.global_step
 
     def on_epoch_end(self, epoch, logs=None) -> None:
@@ -125,3 +129,94 @@ def _num(v) -> float | None:
         return float(v)
     except (TypeError, ValueError):
         return None
+
+
+class GradNormCallback(keras.callbacks.Callback):
+    """Every ``every`` steps, each block's gradient norm and weight norm on a fixed probe batch.
+
+    The gradients come from one extra forward and backward pass (a compiled ``tf.function`` with
+    a ``GradientTape``) on a probe batch held from the start, in training mode; the layers'
+    non-trainable state (BatchNorm's moving statistics) is put back afterwards, so the probe
+    does not change the run. Its cost is about one training step per ``every`` steps. A block is
+    a layer's block path cut to two levels (``stage2/block3``); norms are L2 over the block's
+    trainable weights. TensorFlow backend only (other backends record nothing).
+    """
+
+    def __init__(self, store: RunStore, run_id: int, probe_x, probe_y, block_of: dict[str, str], every: int = 50):
+        """Create the callback.
+
+        Args:
+            store: the run store.
+            run_id: the run.
+            probe_x: the probe batch's inputs (what ``model`` takes).
+            probe_y: its labels.
+            block_of: layer name -> block path.
+            every: steps between recordings (the first step is recorded too).
+        """
+        super().__init__()
+        self.store, self.run_id, self.every = store, run_id, max(1, int(every))
+        self.probe_x, self.probe_y, self.block_of = probe_x, probe_y, block_of
+        self.step = 0
+        self._fn = None
+        self.seconds = 0.0  # time spent in the probe (for the benchmark)
+        self.recorded = 0
+
+    def _prepare(self) -> None:
+        import tensorflow as tf
+
+        model = self.model
+        groups: dict[str, list] = {}
+        for layer in model.layers:
+            block = self.block_of.get(layer.name)
+            if block is None:
+                continue
+            for v in layer.trainable_weights:
+                groups.setdefault(block, []).append(v)
+        self.blocks = list(groups)
+        variables = [v for b in self.blocks for v in groups[b]]
+        sizes = [len(groups[b]) for b in self.blocks]
+        state = list(model.non_trainable_weights)
+        loss_fn = keras.losses.SparseCategoricalCrossentropy()
+
+        @tf.function(reduce_retracing=True)
+        def probe(x, y):
+            saved = [tf.identity(s) for s in state]
+            with tf.GradientTape() as tape:
+                out = model(x, training=True)
+                loss = tf.cast(loss_fn(y, tf.cast(out, tf.float32)), tf.float32)
+            grads = tape.gradient(loss, variables)
+            for s, v in zip(state, saved, strict=True):
+                s.assign(v)
+            gsq = [tf.reduce_sum(tf.square(tf.cast(g, tf.float32))) if g is not None else tf.constant(0.0)
+                   for g in grads]
+            wsq = [tf.reduce_sum(tf.square(tf.cast(v, tf.float32))) for v in variables]
+            g_out, w_out, i = [], [], 0
+            for n in sizes:
+                g_out.append(tf.sqrt(tf.add_n(gsq[i:i + n])))
+                w_out.append(tf.sqrt(tf.add_n(wsq[i:i + n])))
+                i += n
+            return tf.stack(g_out), tf.stack(w_out)
+
+        self._fn = probe
+
+    def on_train_batch_end(self, batch, logs=None) -> None:
+        """Record the norms at step 1 and every ``every`` steps."""
+        self.step += 1
+        if self.step != 1 and self.step % self.every:
+            return
+        t = time.perf_counter()
+        if self._fn is None:
+            self._prepare()
+        if not self.blocks:
+            return
+        g, w = self._fn(self.probe_x, self.probe_y)
+        g, w = g.numpy().tolist(), w.numpy().tolist()
+        self.store.add_grad_norms(self.run_id, self.step, {
+            b: (_finite(gv), _finite(wv)) for b, gv, wv in zip(self.blocks, g, w, strict=True)
+        })
+        self.recorded += 1
+        self.seconds += time.perf_counter() - t
+
+
+def _finite(v: float) -> float | None:
+    return float(v) if math.isfinite(v) else None

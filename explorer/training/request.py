@@ -17,6 +17,8 @@ from explorer.config import ConfigError, field, make_config, validate_fields
 
 OPTIMIZERS = ("adam", "sgd-momentum", "rmsprop")
 BACKENDS = ("tensorflow", "jax", "torch")
+PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
+SCHEDULES = ("constant", "book")
 
 
 @dataclass(frozen=True)
@@ -30,6 +32,14 @@ class Hyperparams:
     learning_rate: float = field(1e-3, "Learning rate.", min=1e-7, max=1e6)
     seed: int = field(0, "Random seed (weights, shuffling, subset).", min=0, max=2**31 - 1)
     backend: str = field("tensorflow", "Keras backend of the worker.", choices=BACKENDS)
+    precision: str = field("float32", "Compute dtype: float32, or mixed precision (float16 with loss scaling, "
+                           "or bfloat16); fast on GPUs with tensor cores, slow on CPUs.", choices=PRECISIONS)
+    jit_compile: bool = field(False, "Compile the train step with XLA (jit_compile): faster on GPUs once traced.")
+    lr_schedule: str = field("constant", "Learning-rate schedule: constant, or the book's (Keras cifar10_resnet "
+                             "example): x0.1 after epoch 80, x0.01 after 120, x0.001 after 160, x0.0005 after 180.",
+                             choices=SCHEDULES)
+    grad_every: int = field(50, "Record each block's gradient and weight norm every this many steps (0: off).",
+                            min=0, max=100000)
 
     def __post_init__(self) -> None:
         validate_fields(self)
@@ -97,7 +107,49 @@ class RunRequest:
         except ConfigError:
             name = " · ".join([self.preset or self.builder, *(f"{k}={_fmt(v)}" for k, v in self.overrides.items())])
         ds = self.dataset.rsplit("/", 1)[-1]
-        return " · ".join([name, *hp_changes(self.hp), ds])
+        note = self.adaptation_note()
+        return " · ".join([name, *hp_changes(self.hp), ds + (f" ({note})" if note else "")])
+
+    def adaptation_note(self) -> str:
+        """How a registered dataset's images are adapted to the architecture ('' when not, or unknown)."""
+        info = datasets.DATASETS.get(self.dataset)
+        if info is None:
+            return ""
+        try:
+            _spec, how = datasets.adapt(self.architecture, info.input_shape, info.num_classes)
+        except ConfigError:
+            return ""
+        return how.describe(info.input_shape)
+
+    def parts(self) -> list[str]:
+        """Every descriptive part of the run (architecture label, each hyperparameter, dataset).
+
+        :func:`explorer.training.progress.distinct_labels` keeps the parts that differ between
+        the runs shown together.
+        """
+        try:
+            arch = self.architecture.label
+        except ConfigError:
+            arch = self.preset or self.builder
+        hp = self.hp
+        out = [arch, f"{hp.epochs} ep" if hp.epochs else "until time"]
+        if hp.max_seconds:
+            out.append(f"{hp.max_seconds:g} s")
+        out += [f"lr {_short_float(hp.learning_rate)}", hp.optimizer, f"batch {hp.batch_size}", f"seed {hp.seed}",
+                hp.backend]
+        if hp.precision != "float32":
+            out.append(hp.precision)
+        if hp.jit_compile:
+            out.append("XLA")
+        if hp.lr_schedule != "constant":
+            out.append(f"{hp.lr_schedule} schedule")
+        d = self.data
+        if d.subset:
+            out.append(f"{d.subset} images")
+        if d.augments:
+            out.append("augmented")
+        out.append(self.dataset.rsplit("/", 1)[-1])
+        return out
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict."""
@@ -123,14 +175,22 @@ class RunRequest:
         )
 
     def spec(self, input_shape: tuple[int, ...], num_classes: int):
-        """The architecture, rebuilt for the dataset's image shape and classes.
+        """The architecture, rebuilt for the dataset's image shape (as adapted) and classes.
 
         Raises:
             ConfigError: unknown names, bad values, or an input the architecture cannot take.
         """
+        return self.adapted(input_shape, num_classes)[0]
+
+    def adapted(self, input_shape: tuple[int, ...], num_classes: int):
+        """``(spec, adaptation)``: the architecture for the dataset and how its images are adapted.
+
+        Raises:
+            ConfigError: an input the architecture cannot take even padded to 32x32 or as RGB.
+        """
         from explorer.builders import resolve
 
-        return datasets.adapt_spec(resolve(self.builder, self.preset, self.overrides), input_shape, num_classes)
+        return datasets.adapt(resolve(self.builder, self.preset, self.overrides), input_shape, num_classes)
 
     def check(self) -> None:
         """Validate everything that can be checked without training (names, values, dataset, shapes).
@@ -138,14 +198,20 @@ class RunRequest:
         Raises:
             ConfigError or DataError: with one sentence naming the problem.
         """
+        self.spec(*self.dataset_shape())
+
+    def dataset_shape(self) -> tuple[tuple[int, ...], int]:
+        """The dataset's image shape and number of classes (checking that it can be loaded).
+
+        Raises:
+            DataError: unknown, missing or invalid dataset.
+        """
         if self.dataset in datasets.DATASETS:
             datasets.check_source(self.dataset)
             info = datasets.DATASETS[self.dataset]
-            shape, classes = info.input_shape, info.num_classes
-        else:
-            d = datasets.load(self.dataset)
-            shape, classes = d.input_shape, d.num_classes
-        self.spec(shape, classes)
+            return info.input_shape, info.num_classes
+        d = datasets.load(self.dataset)
+        return d.input_shape, d.num_classes
 
 
 def hp_changes(hp: Hyperparams) -> list[str]:
@@ -157,8 +223,7 @@ def hp_changes(hp: Hyperparams) -> list[str]:
     if hp.max_seconds:
         out.append(f"{hp.max_seconds:g} s")
     if hp.learning_rate != default.learning_rate:
-        mantissa, exp = f"{hp.learning_rate:.2e}".split("e")
-        out.append(f"lr {mantissa.rstrip('0').rstrip('.')}e{int(exp)}")
+        out.append(f"lr {_short_float(hp.learning_rate)}")
     if hp.optimizer != default.optimizer:
         out.append(hp.optimizer)
     if hp.batch_size != default.batch_size:
@@ -167,7 +232,55 @@ def hp_changes(hp: Hyperparams) -> list[str]:
         out.append(f"seed {hp.seed}")
     if hp.backend != default.backend:
         out.append(hp.backend)
+    if hp.precision != default.precision:
+        out.append(hp.precision)
+    if hp.jit_compile:
+        out.append("XLA")
+    if hp.lr_schedule != default.lr_schedule:
+        out.append(f"{hp.lr_schedule} schedule")
     return out
+
+
+def _short_float(v: float) -> str:
+    mantissa, exp = f"{v:.2e}".split("e")
+    return f"{mantissa.rstrip('0').rstrip('.')}e{int(exp)}"
+
+
+def book_lr(epoch: int, lr: float) -> float:
+    """The learning rate of the book's schedule (Keras' cifar10_resnet example) at an epoch (0-based)."""
+    if epoch > 180:
+        return lr * 0.5e-3
+    if epoch > 160:
+        return lr * 1e-3
+    if epoch > 120:
+        return lr * 1e-2
+    if epoch > 80:
+        return lr * 1e-1
+    return lr
+
+
+# Recipes: whole runs as a book or tutorial sets them up (the Train page and ``train --recipe``).
+RECIPES: dict[str, tuple[str, dict[str, Any]]] = {
+    "resnet20-cifar10-book": (
+        "ResNet-20 on CIFAR-10 (book): Adam 1e-3 with the book's schedule, batch 32, 200 epochs, "
+        "random flips and 10% shifts, per-pixel-mean centring (standardised here).",
+        {"builder": "resnet20", "dataset": "cifar10",
+         "data": {"flip": True, "shift": 0.1, "normalise": "standardise"},
+         "hp": {"epochs": 200, "batch_size": 32, "optimizer": "adam", "learning_rate": 1e-3,
+                "lr_schedule": "book"}},
+    ),
+}
+
+
+def recipe(name: str) -> RunRequest:
+    """The run a recipe describes.
+
+    Raises:
+        ConfigError: an unknown recipe name.
+    """
+    if name not in RECIPES:
+        raise ConfigError(f"unknown recipe {name[:60]!r}; choose one of {', '.join(RECIPES)}.")
+    return RunRequest.from_dict(RECIPES[name][1])
 
 
 def _fmt(v: Any) -> str:

@@ -116,6 +116,44 @@ class Scheduler:
         self.advance()
         return run_id
 
+    def submit_experiment(self, base: RunRequest, grid: list[tuple[str, list[str]]], session: str | None = None,
+                          *, check: bool = True) -> tuple[int, list[int]]:
+        """Validate and queue every run of a grid over ``base`` as one experiment, then start the first.
+
+        An experiment's runs are queued together (one transaction), in grid order; they do not
+        count against the per-session limit one by one, but a session may have one active
+        experiment at a time.
+
+        Args:
+            base: the run the grid varies.
+            grid: ``[(field, [value texts])]`` (see :func:`explorer.training.experiment.parse_grid`).
+            session: the browser session, or None.
+            check: validate the dataset and the first run's architecture for it.
+
+        Returns:
+            ``(experiment id, run ids)``.
+
+        Raises:
+            ConfigError, DataError: a bad grid or request, or the session already has an active experiment.
+        """
+        from explorer.training.experiment import expand, grid_label
+
+        runs = expand(base, grid)
+        if check:
+            shape, classes = base.dataset_shape()
+            for _changes, req in runs:  # every combination must fit the dataset (cheap: no build)
+                req.spec(shape, classes)
+        if session is not None:
+            busy = {r.experiment_id for r in self.store.runs(("queued", "running")) if r.session == session}
+            busy.discard(None)
+            if busy:
+                raise ConfigError(f"experiment {min(busy)} is still running; wait for it to end or stop its runs.")
+        eid, ids = self.store.add_experiment(grid_label(base, grid), {k: v for k, v in grid},
+                                             [(req.label, req.to_dict()) for _c, req in runs], session)
+        self.warm_active = True
+        self.advance()
+        return eid, ids
+
     def start_warm(self) -> None:
         """Start keeping ``warm`` warm workers ready now rather than at the first submit."""
         self.warm_active = True

@@ -15,6 +15,12 @@ A damaged store is one sentence, never a traceback: opening it checks the small 
 (``PRAGMA quick_check`` of ``runs`` and ``workers``, milliseconds; the large ``points`` table is
 not scanned), and every SQLite error a damaged or unreadable file raises later, from any query,
 becomes a :class:`StoreError` naming the file and what to do.
+
+Experiments (a grid of runs launched together) live in the ``experiments`` table; their runs
+carry ``experiment_id``. A worker reports its phase (``starting worker``, ``importing
+TensorFlow``, ``loading data``, ``building``, ``compiling``, ``training``) in ``phase`` and
+``phase_since``, and each block's gradient and weight norms every few steps in ``grad_norms``.
+Stores from before these columns get them added on open.
 """
 
 from __future__ import annotations
@@ -155,6 +161,21 @@ CREATE TABLE IF NOT EXISTS points (
     images_per_s REAL
 );
 CREATE INDEX IF NOT EXISTS points_by_run ON points (run_id, kind, step);
+CREATE TABLE IF NOT EXISTS experiments (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    label TEXT NOT NULL,
+    session TEXT,
+    grid TEXT NOT NULL,
+    created REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS grad_norms (
+    run_id INTEGER NOT NULL,
+    step INTEGER NOT NULL,
+    block TEXT NOT NULL,
+    grad_norm REAL,
+    weight_norm REAL
+);
+CREATE INDEX IF NOT EXISTS grad_norms_by_run ON grad_norms (run_id, step);
 CREATE TABLE IF NOT EXISTS workers (
     pid INTEGER PRIMARY KEY,
     pid_start TEXT,
@@ -166,6 +187,11 @@ CREATE TABLE IF NOT EXISTS workers (
     ready REAL
 );
 """
+
+
+# Columns added after the first release (ALTER TABLE on open when missing).
+_NEW_RUN_COLUMNS = (("experiment_id", "INTEGER"), ("phase", "TEXT"), ("phase_since", "REAL"), ("params", "INTEGER"),
+                    ("macs", "INTEGER"), ("adaptation", "TEXT"))
 
 
 def _env_float(name: str) -> float | None:
@@ -223,6 +249,12 @@ class Run:
     step: int | None = None
     elapsed: float | None = None
     images_per_s: float | None = None
+    experiment_id: int | None = None
+    phase: str | None = None
+    phase_since: float | None = None
+    params: int | None = None
+    macs: int | None = None
+    adaptation: str | None = None
 
     @property
     def active(self) -> bool:
@@ -282,6 +314,14 @@ class RunStore:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self.db.executescript(_SCHEMA)
+            have = {r["name"] for r in self.db.execute("PRAGMA table_info(runs)").fetchall()}
+            for name, kind in _NEW_RUN_COLUMNS:
+                if name not in have:
+                    try:
+                        self.db.execute(f"ALTER TABLE runs ADD COLUMN {name} {kind}")
+                    except StoreError as exc:  # another process added it first
+                        if "duplicate column" not in str(exc):
+                            raise
         except StoreError as exc:
             if not any(w in str(exc) for w in ("readonly", "unable to open", "permission")):
                 raise
@@ -337,10 +377,95 @@ class RunStore:
         """Queue a run; returns its id."""
         with self.transaction() as db:
             cur = db.execute(
-                "INSERT INTO runs (label, session, request, status, created) VALUES (?, ?, ?, 'queued', ?)",
-                (label, session, json.dumps(request), time.time()),
+                "INSERT INTO runs (label, session, request, status, created, phase, phase_since) "
+                "VALUES (?, ?, ?, 'queued', ?, 'queued', ?)",
+                (label, session, json.dumps(request), time.time(), time.time()),
             )
             return int(cur.lastrowid)
+
+    def add_experiment(self, label: str, grid: dict[str, Any], runs: list[tuple[str, dict[str, Any]]],
+                       session: str | None = None) -> tuple[int, list[int]]:
+        """Queue an experiment's runs in one transaction.
+
+        Args:
+            label: the experiment's name (the base architecture and the grid).
+            grid: the swept fields and their values (for the record).
+            runs: ``(label, request dict)`` of every run, in launch order.
+            session: the browser session, if any.
+
+        Returns:
+            ``(experiment id, run ids)``.
+        """
+        now = time.time()
+        with self.transaction() as db:
+            eid = int(db.execute("INSERT INTO experiments (label, session, grid, created) VALUES (?, ?, ?, ?)",
+                                 (label, session, json.dumps(grid), now)).lastrowid)
+            ids = [
+                int(db.execute(
+                    "INSERT INTO runs (label, session, request, status, created, experiment_id, phase, phase_since) "
+                    "VALUES (?, ?, ?, 'queued', ?, ?, 'queued', ?)",
+                    (lab, session, json.dumps(req), now, eid, now),
+                ).lastrowid)
+                for lab, req in runs
+            ]
+        return eid, ids
+
+    def experiments(self, limit: int = 100) -> list[dict[str, Any]]:
+        """Experiments, newest first: ``{id, label, session, grid, created, runs}`` (runs: their ids)."""
+        rows = self.db.execute("SELECT * FROM experiments ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
+        out = []
+        for r in rows:
+            d = dict(r)
+            d["grid"] = json.loads(d["grid"])
+            d["runs"] = [x[0] for x in self.db.execute(
+                "SELECT id FROM runs WHERE experiment_id = ? ORDER BY id", (d["id"],)).fetchall()]
+            out.append(d)
+        return out
+
+    def experiment(self, experiment_id: int) -> dict[str, Any] | None:
+        """One experiment (as :meth:`experiments` gives them), or None."""
+        row = self.db.execute("SELECT * FROM experiments WHERE id = ?", (experiment_id,)).fetchone()
+        if row is None:
+            return None
+        d = dict(row)
+        d["grid"] = json.loads(d["grid"])
+        d["runs"] = [x[0] for x in self.db.execute(
+            "SELECT id FROM runs WHERE experiment_id = ? ORDER BY id", (experiment_id,)).fetchall()]
+        return d
+
+    def experiment_runs(self, experiment_id: int) -> list[Run]:
+        """The runs of an experiment, in launch order."""
+        rows = self.db.execute("SELECT * FROM runs WHERE experiment_id = ? ORDER BY id", (experiment_id,)).fetchall()
+        return [_run(r) for r in rows]
+
+    def queue_positions(self) -> dict[int, int]:
+        """Queued run id -> its place in the queue (1: starts next)."""
+        rows = self.db.execute("SELECT id FROM runs WHERE status = 'queued' ORDER BY id").fetchall()
+        return {int(r[0]): i + 1 for i, r in enumerate(rows)}
+
+    def set_phase(self, run_id: int, phase: str) -> None:
+        """A worker reports what it is doing (shown with the time since)."""
+        self.db.execute("UPDATE runs SET phase = ?, phase_since = ? WHERE id = ?", (phase, time.time(), run_id))
+
+    # -- gradient flow -----------------------------------------------------------------------
+    def add_grad_norms(self, run_id: int, step: int, norms: dict[str, tuple[float, float]]) -> None:
+        """Record each block's ``(gradient norm, weight norm)`` at a step."""
+        with self.transaction() as db:
+            db.executemany(
+                "INSERT INTO grad_norms (run_id, step, block, grad_norm, weight_norm) VALUES (?, ?, ?, ?, ?)",
+                [(run_id, step, b, g, w) for b, (g, w) in norms.items()],
+            )
+
+    def grad_norms(self, run_id: int, which: str = "grad_norm") -> dict[str, list[list[float]]]:
+        """``{block path: [[step, norm], ...]}`` (``which``: ``grad_norm`` or ``weight_norm``), blocks in model order."""
+        if which not in ("grad_norm", "weight_norm"):
+            raise ValueError(which)
+        out: dict[str, list[list[float]]] = {}
+        for r in self.db.execute(
+            f"SELECT step, block, {which} FROM grad_norms WHERE run_id = ? ORDER BY rowid", (run_id,)
+        ).fetchall():
+            out.setdefault(r["block"], []).append([int(r["step"]), r[which]])
+        return out
 
     def get(self, run_id: int) -> Run | None:
         """One run, or None."""
@@ -443,6 +568,7 @@ class RunStore:
             return
         with self.transaction() as db:
             db.execute("DELETE FROM points WHERE run_id = ?", (run_id,))
+            db.execute("DELETE FROM grad_norms WHERE run_id = ?", (run_id,))
             db.execute("DELETE FROM runs WHERE id = ?", (run_id,))
         if run.model_path and os.path.exists(run.model_path):
             os.remove(run.model_path)
@@ -563,8 +689,9 @@ class RunStore:
                     break
             db.execute(
                 "UPDATE runs SET status = 'running', claimed = ?, gpu = ?, backend = ?, worker = ?, pid = ?, "
-                "pid_start = (SELECT pid_start FROM workers WHERE pid = ?) WHERE id = ?",
-                (now, gpu, backend, "warm" if warm_pid else "cold", warm_pid, warm_pid, row["id"]),
+                "pid_start = (SELECT pid_start FROM workers WHERE pid = ?), phase = ?, phase_since = ? WHERE id = ?",
+                (now, gpu, backend, "warm" if warm_pid else "cold", warm_pid, warm_pid,
+                 "loading data" if warm_pid else "starting worker", now, row["id"]),
             )
             return int(row["id"]), backend, gpu, warm_pid
 

@@ -11,8 +11,14 @@ Two entry points, each run in a fresh interpreter that the scheduler starts
   run and exits, so every run still gets a fresh process. A launch then pays only for the build,
   the trace and the data, not for importing TensorFlow.
 
-The worker reports the device it got (the GPU's name, or CPU), saves the trained model as
-``.keras`` in the store's ``models/`` folder (under a name no other run shares), and ends the run as finished, stopped or failed (with the reason:
+The worker reports its phase to the store as it goes (importing the backend, loading data,
+building, compiling; the callback's first point says ``training``), the device it got (the
+GPU's name, or CPU), the model's params and MACs and how the data were adapted to it (padded
+to 32x32, channel repeated). On TensorFlow it feeds a ``tf.data`` pipeline (shuffle, batch,
+augmentation inside the pipeline, prefetch), honours mixed precision and XLA, and records
+each block's gradient norms every ``grad_every`` steps. It saves the trained model as
+``.keras`` in the store's ``models/`` folder (under a name no other run shares), and ends the
+run as finished, stopped or failed (with the reason:
 a NaN loss, a data error, an exception).
 """
 
@@ -27,6 +33,7 @@ import time
 import traceback
 
 POLL_S = 0.02
+BACKEND_NAMES = {"tensorflow": "TensorFlow", "jax": "JAX", "torch": "PyTorch"}
 
 
 def _setup(backend: str, gpu: int | None) -> tuple[str, dict[str, float]]:
@@ -77,6 +84,7 @@ def cold_main(store_path: str, run_id: int, backend: str, gpu: int | None = None
 
     store = RunStore(store_path)
     store.update(run_id, pid=os.getpid(), pid_start=process_start_token(os.getpid()))
+    store.set_phase(run_id, f"importing {BACKEND_NAMES.get(backend, backend)}")
     device, timings = _setup(backend, gpu)
     timings["worker_start"] = t_spawned
     execute(store, run_id, device, backend, timings)
@@ -183,15 +191,27 @@ def _train(store, run, timings):
     req = RunRequest.from_dict(run.request)
     hp = req.hp
     t = time.time()
+    store.set_phase(run.id, "loading data")
     prep = datasets.prepare(datasets.load(req.dataset), req.data, seed=hp.seed)
     timings["data_s"] = time.time() - t
-    spec = req.spec(prep.input_shape, prep.num_classes)
+    spec, how = req.adapted(prep.input_shape, prep.num_classes)
+    if how:
+        note = how.describe(prep.input_shape)
+        prep.x_train, prep.x_val, prep.x_test = (datasets.apply_adaptation(a, how)
+                                                 for a in (prep.x_train, prep.x_val, prep.x_test))
+        store.update(run.id, adaptation=note)
     t = time.time()
+    store.set_phase(run.id, "building")
     keras.utils.set_random_seed(hp.seed)
+    if hp.precision != "float32":
+        keras.mixed_precision.set_global_policy(hp.precision)
     model = build_model(spec)
+    tf_backend = keras.backend.backend() == "tensorflow"
+    compile_args = {"jit_compile": hp.jit_compile} if tf_backend else {}
     model.compile(optimizer=_optimizer(hp.optimizer, hp.learning_rate),
-                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+                  loss="sparse_categorical_crossentropy", metrics=["accuracy"], **compile_args)
     timings["build_s"] = time.time() - t
+    block_of = _record_size(store, run.id, model)
     two = len(model.inputs) == 2
 
     def feed(x):
@@ -203,12 +223,28 @@ def _train(store, run, timings):
     store.update(run.id, epochs=hp.epochs or None, steps_per_epoch=steps, train_size=n)
     cb = StoreCallback(store, run.id, batch_size=hp.batch_size, train_size=n, steps_per_epoch=steps,
                        max_seconds=hp.max_seconds)
-    if req.data.augments:
+    callbacks = [cb]
+    if hp.lr_schedule == "book":
+        from explorer.training.request import book_lr
+
+        callbacks.append(keras.callbacks.LearningRateScheduler(lambda e, _lr: book_lr(e, hp.learning_rate)))
+    if hp.grad_every and tf_backend:
+        from explorer.training.callback import GradNormCallback
+
+        k = min(len(prep.x_train), hp.batch_size)
+        callbacks.append(GradNormCallback(store, run.id, feed(prep.x_train[:k]), prep.y_train[:k], block_of,
+                                          every=hp.grad_every))
+    store.set_phase(run.id, "compiling")  # tracing the train step; the first point says "training"
+    val = (feed(prep.x_val), prep.y_val)
+    if tf_backend:
+        train = _tf_pipeline(prep.x_train, prep.y_train, hp.batch_size, req.data, hp.seed, two)
+        model.fit(train, epochs=epochs, validation_data=val, verbose=0, callbacks=callbacks, shuffle=False)
+    elif req.data.augments:
         train = _Augmented(prep.x_train, prep.y_train, hp.batch_size, req.data, hp.seed, two)
-        model.fit(train, epochs=epochs, validation_data=(feed(prep.x_val), prep.y_val), verbose=0, callbacks=[cb])
+        model.fit(train, epochs=epochs, validation_data=val, verbose=0, callbacks=callbacks)
     else:
         model.fit(feed(prep.x_train), prep.y_train, batch_size=hp.batch_size, epochs=epochs,
-                  validation_data=(feed(prep.x_val), prep.y_val), verbose=0, callbacks=[cb], shuffle=True)
+                  validation_data=val, verbose=0, callbacks=callbacks, shuffle=True)
     if cb.first_point_time:
         timings["first_point"] = cb.first_point_time
     final = dict(getattr(cb, "last_epoch_logs", {}))
@@ -217,6 +253,9 @@ def _train(store, run, timings):
     final["train_seconds"] = time.perf_counter() - cb.t0
     if cb.batches_after_stop is not None:
         final["batches_after_stop"] = cb.batches_after_stop
+    probes = [c for c in callbacks if hasattr(c, "recorded")]
+    if probes:  # the gradient-norm probe's own time (the benchmark compares it with the training time)
+        final["grad_norm_seconds"], final["grad_norm_records"] = probes[0].seconds, probes[0].recorded
     if cb.reason == "nan":
         e, s = cb.nan_at
         return ("failed", f"the loss became NaN (not a number) at epoch {e}, batch {s}; "
@@ -246,6 +285,49 @@ def _train(store, run, timings):
     if cb.reason == "budget":
         final["stopped_by"] = "time budget"
     return status, error, final, path, cb
+
+
+def _record_size(store, run_id: int, model) -> dict[str, str]:
+    """Store the model's params and MACs; return layer name -> block path (two levels) for gradient norms."""
+    from explorer import blockpath
+    from explorer.budget import budget
+    from explorer.graph import extract
+
+    try:
+        graph = extract(model)
+        store.update(run_id, params=int(model.count_params()), macs=int(budget(graph).macs))
+        return {n.id: blockpath.cut(n.block, 2) for n in graph.nodes}
+    except Exception:  # the size is a nicety; training goes on without it
+        store.update(run_id, params=int(model.count_params()))
+        return {layer.name: layer.name for layer in model.layers}
+
+
+def _tf_pipeline(x, y, batch_size: int, options, seed: int, two: bool):
+    """A ``tf.data`` pipeline: shuffle each epoch, batch, augment inside the graph, prefetch.
+
+    Flips and shifts run as TensorFlow ops in the pipeline (on the batch, in parallel with the
+    training step), not in Python; the shift pads by the largest shift and crops at random.
+    """
+    import tensorflow as tf
+
+    ds = tf.data.Dataset.from_tensor_slices((x, y)).shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
+    h, w = x.shape[1:3]
+    dy, dx = round(h * options.shift), round(w * options.shift)
+
+    def augment(img, label):
+        if options.flip:
+            img = tf.image.random_flip_left_right(img, seed=seed)
+        if dy or dx:
+            img = tf.image.pad_to_bounding_box(img, dy, dx, h + 2 * dy, w + 2 * dx)
+            img = tf.image.random_crop(img, [h, w, x.shape[3]], seed=seed)
+        return img, label
+
+    if options.augments:
+        ds = ds.map(augment, num_parallel_calls=tf.data.AUTOTUNE)
+    ds = ds.batch(batch_size)
+    if two:
+        ds = ds.map(lambda a, b: ((a, a), b), num_parallel_calls=tf.data.AUTOTUNE)
+    return ds.prefetch(tf.data.AUTOTUNE)
 
 
 class _Augmented:

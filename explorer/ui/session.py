@@ -34,7 +34,8 @@ WIDGETS: dict[str, tuple[str, ...]] = {
     "present": ("by", "viewer"),
     "train": ("changes", "dataset", "upload", "subset", "validation", "normalise", "flip", "shift", "epochs",
               "max_seconds", "batch_size", "lr", "optimizer", "seed", "backend", "launch", "smoothing", "loss",
-              "acc", "stop", "grid", "experiment", "grad_run", "grad_step", "recipe", "precision", "xla"),
+              "acc", "stop", "grid", "experiment", "grad_run", "grad_step", "recipe", "precision", "xla",
+              "schedule", "grad_every", "launch_exp", "exp_acc", "exp_scatter", "exp_x", "grad_map"),
     "passcode": ("form",),
     "dl": ("dot", "svg", "png", "pdf"),
 }
