@@ -22,6 +22,7 @@ SCRIPTS = [
     ("build.py", [], []),
     ("graph.py", [], ["--repeats", "1"]),
     ("budget.py", [], []),
+    ("compare_page.py", [], ["resnet20:resnet32"]),
     ("graph_browser.py", [], ["--repeats", "1"]),
     ("train.py", [], ["--repeat", "1", "--skip-long"]),
     ("load.py", ["--sessions", "30"], ["--sessions", "10"]),

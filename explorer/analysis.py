@@ -13,7 +13,7 @@ from typing import Any
 
 from explorer.builders import Spec, build_model, resolve
 from explorer.graph import ModelGraph, extract
-from explorer.model_io import load_model_file, looks_like_model_file
+from explorer.model_io import looks_like_model_file, read_graph
 
 
 @dataclass(frozen=True)
@@ -46,20 +46,28 @@ def analyse(spec: Spec) -> Analysis:
 
 
 @functools.lru_cache(maxsize=8)
-def _analyse_file(path: str, _mtime: float, _size: int) -> Analysis:
+def _analyse_file(path: str, shown: str | None, _mtime: float, _size: int) -> Analysis:
     t0 = time.perf_counter()
-    graph = extract(load_model_file(path))
-    return Analysis(os.path.basename(path), None, graph, time.perf_counter() - t0)
+    graph = read_graph(path, shown)
+    return Analysis(shown or os.path.basename(path), None, graph, time.perf_counter() - t0)
 
 
-def analyse_file(path: str) -> Analysis:
-    """Load a saved model file safely and extract its graph (memoised per file version)."""
+def analyse_file(path: str, shown: str | None = None) -> Analysis:
+    """Read a saved model file's architecture in a sandbox (memoised per file version).
+
+    Args:
+        path: the file.
+        shown: the name the user gave it (an upload's name), for the label and messages.
+
+    Raises:
+        DataError: a missing, malformed, oversize or unsafe file (one sentence).
+    """
     try:
         st = os.stat(path)
         key = (st.st_mtime, st.st_size)
     except OSError:
         key = (0.0, 0)
-    return _analyse_file(os.path.abspath(path), *key)
+    return _analyse_file(os.path.abspath(path), shown, *key)
 
 
 def analyse_target(target: str, preset: str | None = None, overrides: dict[str, Any] | None = None) -> Analysis:

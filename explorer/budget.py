@@ -222,9 +222,9 @@ def check_batch_dtype(batch_size: Any, dtype: str) -> tuple[int, int]:
         ConfigError: a batch size outside 1..1,000,000 or an unknown dtype.
     """
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or not 1 <= batch_size <= MAX_BATCH:
-        raise ConfigError(f"batch_size {batch_size!r} is not allowed; use a whole number from 1 to {MAX_BATCH:,}.")
+        raise ConfigError(f"batch_size {str(batch_size)[:40]} is not allowed; use a whole number from 1 to {MAX_BATCH:,}.")
     if dtype not in DTYPES:
-        raise ConfigError(f"dtype {dtype!r} is not allowed; choose one of {', '.join(DTYPES)}.")
+        raise ConfigError(f"dtype {str(dtype)[:40]!r} is not allowed; choose one of {', '.join(DTYPES)}.")
     return batch_size, DTYPES[dtype]
 
 

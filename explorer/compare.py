@@ -16,6 +16,7 @@ from explorer.budget import DEFAULT_DTYPE, BlockBudget, Budget, budget
 from explorer.builders import Spec, get_builder
 from explorer.config import config_to_dict, parse_assignments
 from explorer.errors import ExplorerError
+from explorer.fmt import format_bytes, human, signed
 from explorer.summary import check_depth
 
 # Compared quantities (attributes of BlockBudget), in display order.
@@ -182,6 +183,42 @@ def comparison_dict(c: Comparison, ana_a: Analysis | None = None, ana_b: Analysi
         "dtype": c.a.dtype,
         "blocks": [{"path": r.path, "side": r.side, "a": r.a, "b": r.b, "delta": r.delta} for r in c.blocks],
     }
+
+
+# The metrics each side shows on the Compare page, in Budget's units: (title, total key, bytes?).
+SIDE_METRICS = (("Params", "params", False), ("MACs", "macs", False), ("Activations", "activations", True),
+                ("Layers", "layers", False))
+
+
+def side_metrics(c: Comparison, which: str) -> list[dict[str, Any]]:
+    """One side's metric cards: title, value, help and (for B) a signed delta against A.
+
+    Activations are bytes for one example at the comparison's dtype, as on the Budget page.
+
+    Args:
+        c: the comparison.
+        which: ``"a"`` or ``"b"``.
+
+    Returns:
+        ``[{"title", "value", "delta", "help"}]`` in :data:`SIDE_METRICS` order; ``delta`` is
+        None for A and for an unchanged value, else ``+1.2M (2.00×)``.
+    """
+    t = c.totals
+    own = c.a if which == "a" else c.b
+    out = []
+    for title, key, as_bytes in SIDE_METRICS:
+        a_val, b_val = t["a"][key], t["b"][key]
+        val = t[which][key]
+        if as_bytes:
+            val, a_val, b_val = own.activation_bytes(val), c.a.activation_bytes(a_val), c.b.activation_bytes(b_val)
+        text = format_bytes(val) if as_bytes else (f"{val:,}" if key == "layers" else human(val))
+        delta = None
+        if which == "b" and b_val != a_val:
+            ratio = f" ({b_val / a_val:.2f}×)" if a_val else ""
+            delta = signed(b_val - a_val, "B" if as_bytes else "").replace("−", "-") + ratio  # st.metric reads "-"
+        exact = f"{val:,} bytes" if as_bytes else f"{val:,}"
+        out.append({"title": title, "value": text, "delta": delta, "help": f"{which.upper()}: {exact}"})
+    return out
 
 
 def delta_table(c: Comparison) -> list[dict[str, Any]]:

@@ -15,7 +15,7 @@ from typing import Any
 
 from explorer.errors import ConfigError
 
-__all__ = ["ConfigError", "FieldInfo", "FieldSpec", "field", "fields_of", "make_config"]
+__all__ = ["ConfigError", "FieldInfo", "FieldSpec", "applicable", "applies", "field", "fields_of", "make_config"]
 
 
 @dataclass(frozen=True)
@@ -29,6 +29,8 @@ class FieldSpec:
         choices: allowed values for a string field.
         length: allowed tuple lengths (for shapes), e.g. ``(3,)``.
         label: short human label for forms.
+        when: the field applies only when these other fields have one of these values, as
+            ``(("version", (2,)),)`` (None: always); see :func:`applies`.
     """
 
     help: str
@@ -37,11 +39,34 @@ class FieldSpec:
     choices: tuple[str, ...] | None = None
     length: tuple[int, ...] | None = None
     label: str | None = None
+    when: tuple[tuple[str, tuple[Any, ...]], ...] | None = None
 
 
 def field(default: Any, help: str, **spec: Any) -> Any:
-    """Declare a config field with its default and a :class:`FieldSpec`."""
+    """Declare a config field with its default and a :class:`FieldSpec`.
+
+    ``when={"version": 2}`` (or ``{"version": (2, 3)}``) marks a field that applies only for
+    those values of another field.
+    """
+    when = spec.pop("when", None)
+    if when is not None:
+        spec["when"] = tuple((k, v if isinstance(v, tuple) else (v,)) for k, v in when.items())
     return dataclasses.field(default=default, metadata={"spec": FieldSpec(help=help, **spec)})
+
+
+def applies(cfg: Any, name: str) -> bool:
+    """Whether field ``name`` of a config matters for it (e.g. ``bottleneck_width`` only in v2)."""
+    for f in dataclasses.fields(cfg):
+        if f.name == name:
+            spec = f.metadata.get("spec")
+            when = spec.when if spec is not None else None
+            return all(getattr(cfg, k) in vals for k, vals in (when or ()))
+    raise KeyError(name)
+
+
+def applicable(cfg: Any) -> dict[str, Any]:
+    """The fields of a config that apply to it (see :func:`applies`), as ``name -> value``."""
+    return {f.name: getattr(cfg, f.name) for f in dataclasses.fields(cfg) if applies(cfg, f.name)}
 
 
 @dataclass(frozen=True)
@@ -91,9 +116,15 @@ def _fmt(v: Any) -> str:
     return str(v)
 
 
+def _show(value: Any, limit: int = 40) -> str:
+    """A value as echoed in an error: its text, cut to ``limit`` characters (values may be enormous)."""
+    text = _fmt(value) if isinstance(value, (int, float, tuple)) and not isinstance(value, bool) else repr(value)
+    return text if len(text) <= limit else f"{text[:limit - 3]}... ({len(text):,} characters)"
+
+
 def _check_number(name: str, value: Any, spec: FieldSpec) -> None:
     if (spec.min is not None and value < spec.min) or (spec.max is not None and value > spec.max):
-        raise ConfigError(f"{name} {_fmt(value)} is out of range; it must be {_describe_range(spec)}.")
+        raise ConfigError(f"{name} {_show(value)} is out of range; it must be {_describe_range(spec)}.")
 
 
 def check_value(info: FieldInfo, value: Any) -> Any:
@@ -108,27 +139,27 @@ def check_value(info: FieldInfo, value: Any) -> Any:
     name, spec = info.name, info.spec
     if info.kind == "bool":
         if not isinstance(value, bool):
-            raise ConfigError(f"{name} must be true or false, not {value!r}.")
+            raise ConfigError(f"{name} must be true or false, not {_show(value)}.")
         return value
     if info.kind == "int":
         if isinstance(value, bool) or not isinstance(value, int):
             if isinstance(value, float) and value.is_integer():
                 value = int(value)
             else:
-                raise ConfigError(f"{name} must be a whole number, not {value!r}.")
+                raise ConfigError(f"{name} must be a whole number, not {_show(value)}.")
         _check_number(name, value, spec)
         return value
     if info.kind == "float":
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(f"{name} must be a number, not {value!r}.")
+            raise ConfigError(f"{name} must be a number, not {_show(value)}.")
         value = float(value)
         if value != value or value in (float("inf"), float("-inf")):
-            raise ConfigError(f"{name} must be a finite number, not {value!r}.")
+            raise ConfigError(f"{name} must be a finite number, not {_show(value)}.")
         _check_number(name, value, spec)
         return value
     if info.kind == "str":
         if not isinstance(value, str):
-            raise ConfigError(f"{name} must be text, not {value!r}.")
+            raise ConfigError(f"{name} must be text, not {_show(value)}.")
         if spec.choices is not None and value not in spec.choices:
             raise ConfigError(
                 f"{name} {value[:60]!r} is not allowed; choose one of: {', '.join(spec.choices)}."
@@ -140,14 +171,14 @@ def check_value(info: FieldInfo, value: Any) -> Any:
     if not isinstance(value, tuple) or not all(
         isinstance(v, int) and not isinstance(v, bool) for v in value
     ):
-        raise ConfigError(f"{name} must be comma-separated whole numbers like 32,32,3, not {value!r}.")
+        raise ConfigError(f"{name} must be comma-separated whole numbers like 32,32,3, not {_show(value)}.")
     if spec.length is not None and len(value) not in spec.length:
         want = " or ".join(str(n) for n in spec.length)
-        raise ConfigError(f"{name} {_fmt(value)} has {len(value)} values; it needs {want}.")
+        raise ConfigError(f"{name} {_show(value)} has {len(value):,} values; it needs {want}.")
     for v in value:
         if (spec.min is not None and v < spec.min) or (spec.max is not None and v > spec.max):
             raise ConfigError(
-                f"{name} {_fmt(value)} has a value out of range; each must be {_describe_range(spec)}."
+                f"{name} {_show(value)} has a value out of range; each must be {_describe_range(spec)}."
             )
     return value
 

@@ -36,7 +36,10 @@ ROOT = Path(__file__).resolve().parent.parent
 MNIST_5K = ROOT / "assets" / "datasets" / "mnist_5k.npz"
 DEFAULT_DATASET = "mnist-5k"
 SPLIT_SEED = 1234
-MAX_NPZ_BYTES = 500 * 1024 * 1024
+MAX_NPZ_BYTES = 500 * 1024 * 1024  # the file (EXPLORER_MAX_NPZ_MB)
+MAX_DATASET_BYTES = 1024 * 1024 * 1024  # its arrays as float32, as training holds them (EXPLORER_MAX_DATASET_MB)
+NPZ_MEMBERS = 16
+NPZ_RATIO = 200  # uncompressed / compressed (savez_compressed MNIST: ~7)
 
 
 @dataclass(frozen=True)
@@ -125,7 +128,7 @@ class DataOptions:
 
     def __post_init__(self) -> None:
         if not isinstance(self.subset, int) or isinstance(self.subset, bool) or self.subset < 0:
-            raise ConfigError(f"subset must be a whole number of images (0 for all), not {self.subset!r}.")
+            raise ConfigError(f"subset must be a whole number of images (0 for all), not {str(self.subset)[:40]}.")
         if self.validation not in ("split", "test"):
             raise ConfigError(f"validation {self.validation!r} is not allowed; choose split or test.")
         if not isinstance(self.val_fraction, (int, float)) or not 0.01 <= self.val_fraction <= 0.5:
@@ -287,35 +290,134 @@ def _as_dataset(name: str, x_train, y_train, x_test, y_test, num_classes: int) -
 NPZ_KEYS = ("x_train", "y_train", "x_test", "y_test")
 
 
-def load_npz(path: str | os.PathLike) -> Dataset:
+def _env_mb(name: str, default: int) -> int:
+    try:
+        value = float(os.environ.get(name, ""))
+        return int(value * 2**20) if value > 0 else default
+    except ValueError:
+        return default
+
+
+def max_npz_bytes() -> int:
+    """The largest dataset file accepted (``EXPLORER_MAX_NPZ_MB``, default 500)."""
+    return _env_mb("EXPLORER_MAX_NPZ_MB", MAX_NPZ_BYTES)
+
+
+def max_dataset_bytes() -> int:
+    """The most memory a dataset's arrays may take as float32 (``EXPLORER_MAX_DATASET_MB``, default 1024)."""
+    return _env_mb("EXPLORER_MAX_DATASET_MB", MAX_DATASET_BYTES)
+
+
+@dataclass(frozen=True)
+class NpyHeader:
+    """What one ``.npy`` member of an archive declares."""
+
+    dtype: np.dtype
+    shape: tuple[int, ...]
+    data_bytes: int  # bytes of array data the member holds after its header
+
+
+def read_npz_headers(path: str | os.PathLike, shown: str | None = None) -> dict[str, NpyHeader]:
+    """Check a dataset archive and the ``.npy`` headers of its four arrays, loading no data.
+
+    Checks the zip (members, names, sizes, ratio: :func:`explorer.archive.check_zip`), then
+    reads each array's header (magic, dtype, shape) with NumPy's header parser: numeric dtypes
+    only (no object, string or structured arrays: those would need pickle), the data the
+    header declares must be present, and all four arrays as float32 must fit
+    :func:`max_dataset_bytes`.
+
+    Returns:
+        The header of each of ``x_train, y_train, x_test, y_test``.
+
+    Raises:
+        DataError: one sentence naming the file (``shown``) and the array.
+    """
+    from explorer.archive import ZipLimits, check_zip
+
+    p = Path(path)
+    name = (shown or p.name)[:100]
+    what = f"dataset file {name}"
+    cap = max_dataset_bytes()
+    limits = ZipLimits(members=NPZ_MEMBERS, member_bytes=cap, total_bytes=cap, ratio=NPZ_RATIO)
+    headers: dict[str, NpyHeader] = {}
+    with check_zip(p, what, "an npz archive (save it with numpy.savez)", limits) as zf:
+        members = set(zf.namelist())
+        missing = [k for k in NPZ_KEYS if f"{k}.npy" not in members]
+        if missing:
+            raise DataError(f"dataset file {name} lacks {', '.join(missing)}; it needs x_train, y_train, x_test and y_test.")
+        for key in NPZ_KEYS:
+            info = zf.getinfo(f"{key}.npy")
+            try:
+                with zf.open(info) as fh:
+                    version = np.lib.format.read_magic(fh)
+                    if version == (1, 0):
+                        shape, _fortran, dtype = np.lib.format.read_array_header_1_0(fh)
+                    elif version == (2, 0):
+                        shape, _fortran, dtype = np.lib.format.read_array_header_2_0(fh)
+                    else:
+                        raise ValueError(f"version {version}")
+                    header_len = fh.tell()
+            except Exception as exc:  # bad magic, a header that is not a literal dict, a damaged member
+                raise DataError(f"{key} in {name} is not a valid .npy array ({' '.join(str(exc).split())[:80]}).") from None
+            if dtype.hasobject or dtype.fields is not None or dtype.subdtype is not None or dtype.kind not in "buif":
+                raise DataError(f"{key} in {name} has dtype {str(dtype)[:40]}; only plain numbers are loaded "
+                                "(object and structured arrays would need pickle, which is never loaded).")
+            headers[key] = NpyHeader(dtype, tuple(int(d) for d in shape), info.file_size - header_len)
+        total = 0
+        for key, h in headers.items():
+            count = 1
+            for d in h.shape:
+                count *= d
+            need = count * h.dtype.itemsize
+            total += count * 4
+            if count * 4 > cap or total > cap:
+                raise DataError(
+                    f"{key} in {name} would need {count * 4 / 2**20:,.0f} MB as float32 for training "
+                    f"(shape {'x'.join(map(str, h.shape))[:60]}); the limit for a whole dataset is {cap / 2**20:,.0f} MB.")
+            if h.data_bytes < need:
+                raise DataError(f"{key} in {name} is truncated: its header declares {need:,} bytes of data "
+                                f"(shape {'x'.join(map(str, h.shape))[:60]}) but it holds {max(h.data_bytes, 0):,}.")
+    return headers
+
+
+def is_file(path: str | os.PathLike) -> bool:
+    """``Path.is_file`` that says False, rather than raising, for names too long or otherwise unusable."""
+    try:
+        return Path(path).is_file()
+    except (OSError, ValueError):
+        return False
+
+
+def load_npz(path: str | os.PathLike, shown: str | None = None) -> Dataset:
     """Load and validate a user ``.npz`` with ``x_train, y_train, x_test, y_test``.
 
-    Images must be ``(n, h, w)`` or ``(n, h, w, c)`` numbers without NaN or infinity; labels
-    whole numbers from 0 to classes-1, one per image; train and test images of the same shape.
+    Everything :func:`read_npz_headers` checks is checked before any array is loaded (never
+    with pickle). Images must be ``(n, h, w)`` or ``(n, h, w, c)`` numbers without NaN or
+    infinity; labels whole numbers from 0 to classes-1, one per image; train and test images of
+    the same shape.
+
+    Args:
+        path: the file.
+        shown: the name the user gave it (an upload's name), for messages.
 
     Raises:
         DataError: naming the array and what is wrong with it.
     """
     p = Path(path)
-    name = p.name
-    if not p.is_file():
+    name = (shown or p.name)[:100]
+    if not is_file(p):
         raise DataError(f"dataset file {str(path)[:200]!r} does not exist.")
-    if p.stat().st_size > MAX_NPZ_BYTES:
-        raise DataError(f"dataset file {name} is over the {MAX_NPZ_BYTES // 2**20} MB limit.")
+    size = p.stat().st_size
+    if size > max_npz_bytes():
+        raise DataError(f"dataset file {name} is {size / 2**20:,.0f} MB, over the {max_npz_bytes() // 2**20} MB limit.")
     if not zipfile.is_zipfile(p):
         raise DataError(f"dataset file {name} is not an npz archive (save it with numpy.savez).")
+    read_npz_headers(p, name)
     try:
         with np.load(p, allow_pickle=False) as f:
-            missing = [k for k in NPZ_KEYS if k not in f.files]
-            if missing:
-                raise DataError(
-                    f"dataset file {name} lacks {', '.join(missing)}; it needs x_train, y_train, x_test and y_test."
-                )
             arrays = {k: f[k] for k in NPZ_KEYS}
-    except DataError:
-        raise
-    except Exception as exc:  # object arrays (pickles) and damaged archives
-        raise DataError(f"dataset file {name} could not be read: {str(exc)[:160]}") from None
+    except Exception as exc:  # checked above; a member damaged past its header
+        raise DataError(f"dataset file {name} could not be read: {' '.join(str(exc).split())[:160]}") from None
     for split in ("train", "test"):
         x, y = arrays[f"x_{split}"], arrays[f"y_{split}"]
         if x.dtype.kind not in "uif" or x.ndim not in (3, 4):

@@ -15,6 +15,11 @@ Three things need them, each for a measured reason:
   counters (deterministic names for Keras Applications) and, for weightless analysis builds, its
   own list of deferred variables (which would otherwise keep every analysed model alive).
 
+- **Deep graphs.** Keras maps a functional graph recursively, about one Python frame per layer
+  along the longest path: a ResNet-998 v1 (3,495 layers) ends in ``RecursionError`` under
+  Python's default limit. :func:`allow_deep_graphs` raises the limit for builds and for reading
+  uploaded models.
+
 Keras is imported lazily: importing this module costs nothing.
 """
 
@@ -31,6 +36,24 @@ BUILD_LOCK = threading.RLock()  # one build at a time; clear_session waits for i
 
 # Global Keras state reset for each build.
 _PER_BUILD_STATE = ("object_name_uids", "uninitialized_variables")
+
+
+RECURSION_LIMIT = 20_000
+
+# Internal module paths Keras writes into saved configs for its model classes (``"module":
+# "keras.src.models.functional"``): data in an uploaded file, read by ``explorer.model_check``.
+SAVED_MODEL_MODULES = ("keras.src.models.functional", "keras.src.models.sequential", "keras.src.models.model")
+FUNCTIONAL_MODULE = SAVED_MODEL_MODULES[0]
+
+
+def allow_deep_graphs(limit: int = RECURSION_LIMIT) -> None:
+    """Raise Python's recursion limit (never lower it) so deep models can be built and mapped.
+
+    Python 3.11+ recurses between Python functions without growing the C stack, so a higher
+    limit is safe in threads too (ResNet-998 v1 builds in a Streamlit script thread).
+    """
+    if sys.getrecursionlimit() < limit:
+        sys.setrecursionlimit(limit)
 
 
 def skip_tensorflow_probe() -> bool:

@@ -1,13 +1,19 @@
-"""Loading a user's saved model safely (``.keras``, legacy ``.h5``).
+"""A user's saved model (``.keras``, legacy ``.h5``): checked, read as data, never trusted.
 
-Loading uses ``safe_mode=True``: a Lambda layer or an unregistered custom object is refused,
-and no code from the file runs. Every failure is a :class:`DataError` with one sentence.
+:func:`read_graph` is what the app and the CLI use: cheap checks here (the file exists, its size,
+extension and magic bytes), then the architecture is read in a sandboxed child process
+(:mod:`explorer.sandbox`) that checks the archive and the config's classes
+(:mod:`explorer.model_check`) and rebuilds the model without weights. A file that still finds a
+way to exhaust memory or time kills that child, not the caller. Every failure is one
+:class:`DataError` sentence naming the file the user gave.
+
+:func:`load_model_file` does the same checks and the weightless rebuild in this process (for
+tests and trusted files). Uploads are stored by :func:`explorer.uploads.store_upload`.
 """
 
 from __future__ import annotations
 
 import os
-import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +21,7 @@ from explorer.errors import DataError
 
 DEFAULT_MAX_BYTES = 200 * 1024 * 1024
 SUFFIXES = (".keras", ".h5", ".hdf5")
+HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 
 
 def max_model_bytes() -> int:
@@ -31,59 +38,100 @@ def looks_like_model_file(target: str) -> bool:
     return target.lower().endswith(SUFFIXES) or os.sep in target
 
 
-def load_model_file(path: str | os.PathLike, max_bytes: int | None = None) -> Any:
-    """Load a saved Keras model without running code from it.
+def is_file(path: str | os.PathLike) -> bool:
+    """``Path.is_file`` that says False, rather than raising, for names too long or otherwise unusable."""
+    try:
+        return Path(path).is_file()
+    except (OSError, ValueError):
+        return False
+
+
+def check_model_file(path: str | os.PathLike, shown: str | None = None, max_bytes: int | None = None) -> str:
+    """Check what can be checked without opening the file as a model.
 
     Args:
-        path: a ``.keras`` or ``.h5`` file.
+        path: the file.
+        shown: the name to use in messages (the uploaded file's name), default the file's name.
         max_bytes: refuse larger files (default :func:`max_model_bytes`).
 
     Returns:
-        The loaded ``keras.Model``.
+        The name used in messages.
 
     Raises:
-        DataError: missing, empty, oversize, wrong type, corrupt, or unsafe files.
+        DataError: missing, empty, oversize, wrong extension or wrong magic bytes.
     """
-    import keras
-
     p = Path(path)
-    name = p.name
-    if not p.is_file():
+    shown = (shown or p.name)[:100]
+    if not is_file(p):
         raise DataError(f"model file {str(path)[:200]!r} does not exist.")
     size = p.stat().st_size
     limit = max_model_bytes() if max_bytes is None else max_bytes
     if size == 0:
-        raise DataError(f"model file {name} is empty.")
+        raise DataError(f"model file {shown} is empty.")
     if size > limit:
-        raise DataError(f"model file {name} is {size / 2**20:.1f} MB, over the {limit / 2**20:.3g} MB limit.")
+        raise DataError(f"model file {shown} is {size / 2**20:.1f} MB, over the {limit / 2**20:.3g} MB limit.")
     suffix = p.suffix.lower()
     if suffix not in SUFFIXES:
-        raise DataError(f"model file {name} has the extension {suffix or '(none)'}; use .keras or .h5.")
-    if suffix == ".keras" and not zipfile.is_zipfile(p):
-        raise DataError(f"model file {name} is not a .keras archive (a .keras file is a zip); it may be truncated or of another type.")
-    if suffix != ".keras":
-        with open(p, "rb") as fh:
-            if fh.read(8) != b"\x89HDF\r\n\x1a\n":
-                raise DataError(f"model file {name} is not an HDF5 (.h5) file.")
+        raise DataError(f"model file {shown} has the extension {suffix[:20] or '(none)'}; use .keras or .h5.")
+    with open(p, "rb") as fh:
+        head = fh.read(8)
+    if suffix == ".keras" and not head.startswith(b"PK"):
+        raise DataError(f"model file {shown} is not a .keras archive (a .keras file is a zip); it may be truncated or of another type.")
+    if suffix != ".keras" and head != HDF5_MAGIC:
+        raise DataError(f"model file {shown} is not an HDF5 (.h5) file.")
+    return shown
+
+
+def read_graph(path: str | os.PathLike, shown: str | None = None, timeout: float | None = None) -> Any:
+    """The architecture of a model file as a :class:`~explorer.graph.ModelGraph`, read in a sandbox.
+
+    Args:
+        path: the file.
+        shown: the name the user gave (an upload's name; stored uploads are named by content).
+        timeout: wall seconds for the child (default ``EXPLORER_SANDBOX_TIMEOUT_S`` or 60).
+
+    Raises:
+        DataError: any refusal, one sentence naming ``shown``.
+    """
+    graph, _ = read_graph_measured(path, shown, timeout)
+    return graph
+
+
+def read_graph_measured(path: str | os.PathLike, shown: str | None = None,
+                        timeout: float | None = None) -> tuple[Any, dict[str, float]]:
+    """:func:`read_graph` plus the child's figures (``seconds``, ``peak_bytes``), for benchmarks."""
+    from explorer import sandbox
+    from explorer.inspect_child import read_graph as child_read_graph
+
+    shown = check_model_file(path, shown)
+    return sandbox.run(child_read_graph, str(Path(path).resolve()), shown, what=f"model file {shown}", timeout=timeout)
+
+
+def load_model_file(path: str | os.PathLike, shown: str | None = None, max_bytes: int | None = None) -> Any:
+    """Check a model file and rebuild its architecture, without weights, in this process.
+
+    For tests and trusted files; the app and CLI use the sandboxed :func:`read_graph`.
+
+    Returns:
+        A ``keras.Model`` with unallocated variables (it has shapes and parameter counts, but
+        cannot be run).
+
+    Raises:
+        DataError: as :func:`read_graph`.
+    """
+    from explorer.model_check import check_config, read_h5_config, read_keras_config, rebuild
+
+    shown = check_model_file(path, shown, max_bytes)
+    p = str(path)
+    cfg = read_keras_config(p, shown) if p.lower().endswith(".keras") else read_h5_config(p, shown)
+    check_config(cfg, shown)
     try:
-        model = keras.models.load_model(p, compile=False, safe_mode=True)
-    except Exception as exc:  # Keras raises many types; the user needs one sentence
-        raise DataError(f"model file {name} could not be loaded: {_reason(exc)}") from None
-    if not isinstance(model, keras.Model):
-        raise DataError(f"model file {name} does not hold a Keras model.")
-    return model
-
-
-def _reason(exc: Exception) -> str:
-    text = " ".join(str(exc).split())
-    low = text.lower()
-    if "lambda" in low and ("safe_mode" in low or "unsafe" in low):
-        return "it contains a Lambda layer, whose Python code is not loaded for safety (safe_mode)."
-    if "unknown" in low or "could not locate" in low or "custom" in low:
-        return "it uses a custom layer or object that the explorer does not know, so it is refused."
-    if "zip" in low or "truncat" in low or "crc" in low or "bad" in low:
-        return "the archive is damaged or truncated."
-    return (text[:200] + "...") if len(text) > 200 else (text or type(exc).__name__)
+        return rebuild(cfg)
+    except DataError as exc:
+        raise DataError(f"model file {shown}: {exc}") from None
+    except Exception as exc:
+        text = " ".join(str(exc).split()).split(" Full object config:")[0]
+        raise DataError(f"model file {shown} could not be rebuilt: {text[:200]}") from None
 
 
 def untrained_model_bytes(spec: Any) -> bytes:
@@ -104,38 +152,7 @@ def untrained_model_bytes(spec: Any) -> bytes:
 
 
 def store_upload(name: str, data: bytes, folder: str | os.PathLike | None = None) -> Path:
-    """Check an uploaded model's name and size, and store it by content for loading.
+    """Store an uploaded model (see :func:`explorer.uploads.store_upload`, ``kind="model"``)."""
+    from explorer.uploads import store_upload as store
 
-    The file is named by its SHA-256, so the same upload is analysed once however often a page
-    reruns.
-
-    Args:
-        name: the uploaded file's name (its extension decides the format).
-        data: its bytes.
-        folder: where to keep uploads (default: a temporary folder of this process).
-
-    Returns:
-        The stored file's path, ready for :func:`load_model_file`.
-
-    Raises:
-        DataError: wrong extension, empty or oversize.
-    """
-    import hashlib
-    import tempfile
-
-    suffix = Path(name).suffix.lower()
-    if suffix not in SUFFIXES:
-        raise DataError(f"{name[:100]} is not a model file; upload a .keras (or legacy .h5) file.")
-    if not data:
-        raise DataError(f"model file {name[:100]} is empty.")
-    limit = max_model_bytes()
-    if len(data) > limit:
-        raise DataError(f"model file {name[:100]} is {len(data) / 2**20:.1f} MB, over the {limit / 2**20:.3g} MB limit.")
-    base = Path(folder) if folder else Path(tempfile.gettempdir()) / "explorer-uploads"
-    base.mkdir(parents=True, exist_ok=True)
-    path = base / f"{hashlib.sha256(data).hexdigest()[:32]}{suffix}"
-    if not path.exists():
-        tmp = path.with_suffix(path.suffix + ".part")
-        tmp.write_bytes(data)
-        tmp.replace(path)
-    return path
+    return store(name, data, "model", folder)

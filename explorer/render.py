@@ -537,6 +537,136 @@ class _DotWriter:
         return out
 
 
+# ---------------------------------------------------------------- architecture diff (A vs B)
+
+# Fill and border per diff status: the usual diff colours, pastel so dark text reads on them.
+DIFF_STYLE: dict[str, tuple[str, str, str]] = {  # status -> (fill, border, node style)
+    "added": ("#b2f2bb", "#2b8a3e", "rounded,filled"),
+    "removed": ("#ffc9c9", "#c92a2a", "rounded,filled,dashed"),
+    "changed": ("#ffec99", "#e67700", "rounded,filled"),
+    "same": ("#f1f3f5", "#868e96", "rounded,filled"),
+}
+DIFF_EDGE_COLOR = {"added": "#2b8a3e", "removed": "#c92a2a"}
+
+
+def _change(label: str, a: int | None, b: int | None) -> str:
+    """``params 74.0k → 148k (+74.0k)``, or one value when both sides agree."""
+    from explorer.fmt import signed
+
+    if a is None or b is None or a == b:
+        v = b if b is not None else a
+        return f"{format_count(v)} {label}" if v else ""
+    return f"{label} {format_count(a)} → {format_count(b)} ({signed(b - a)})"
+
+
+def _diff_lines(n) -> list[str]:
+    """Label lines of a diff node: name, class or shape, and the changes."""
+    s = n.side
+    a, b = n.a, n.b
+    head = s.path.rsplit("/", 1)[-1] if s.is_block else s.path
+    if n.status == "changed" and a.path != b.path:
+        head = f"{a.path.rsplit('/', 1)[-1]} → {head}" if s.is_block else f"{a.path} → {head}"
+    lines = [head]
+    if not s.is_block:
+        lines.append(s.cls)
+    sa = format_shape(a.shape) if a else None
+    sb = format_shape(b.shape) if b else None
+    lines.append(sb if sa in (None, sb) else (sa if sb is None else f"{sa} → {sb}"))
+    pa, pb = (a.params if a else None), (b.params if b else None)
+    ma, mb = (a.macs if a else None), (b.macs if b else None)
+    if n.status == "changed":
+        lines += [_change("params", pa, pb) or "no params", _change("MACs", ma, mb)]
+        if a.layers != b.layers:
+            lines.append(f"layers {a.layers} → {b.layers}")
+    else:
+        tail = [_change("params", pa, pb) or "no params"]
+        if _change("MACs", ma, mb):
+            tail.append(_change("MACs", ma, mb))
+        lines.append(" · ".join(tail))
+        if n.status in ("added", "removed"):
+            lines.append("only in B" if n.status == "added" else "only in A")
+    return lines
+
+
+def _diff_legend(counts: Mapping[str, int]) -> str:
+    cells = []
+    for status, (fill, border, _style) in DIFF_STYLE.items():
+        cells.append(f'<td bgcolor="{fill}" color="{border}"><font color="{TEXT_COLOR}">'
+                     f"{status} ({counts.get(status, 0)})</font></td>")
+    return '<<table border="0" cellborder="1" cellspacing="3" cellpadding="3"><tr>' + "".join(cells) + "</tr></table>>"
+
+
+def diff_dot(diff, *, legend: bool = True) -> str:
+    """Draw an architecture diff (:class:`explorer.diff.GraphDiff`) as DOT text.
+
+    Every node carries ``class="added"``, ``"removed"``, ``"changed"`` or ``"same"`` (graphviz
+    copies it into the SVG, so a page or a test can find them); changed nodes show
+    ``A → B (delta)`` for params, MACs and shape; edges only in A are dashed red, only in B green.
+
+    Args:
+        diff: the diff (from :func:`explorer.diff.diff_graphs`).
+        legend: draw the legend of statuses with their counts.
+
+    Returns:
+        Deterministic DOT text.
+    """
+    opts = diff.options
+    root = _Cluster("", "")
+    for n in diff.nodes:
+        fill, border, style = DIFF_STYLE[n.status]
+        a = {
+            "label": _label(_diff_lines(n)),
+            "class": _q(n.status),
+            "fillcolor": _q(fill),
+            "color": _q(border),
+            "style": _q(style),
+            "tooltip": _q(f"{n.side.path}: {n.status}" + (f" (matched by {n.matched_by})" if n.matched_by else "")),
+        }
+        if n.status != "same":
+            a["penwidth"] = "1.6"
+        if n.id in diff.outputs:
+            a["penwidth"] = "2.4"
+        if not n.is_block and n.side.cls in ("Add", "Concatenate", "Multiply", "Average", "Maximum", "Minimum",
+                                               "Subtract", "Dot"):
+            a["shape"] = "ellipse"
+        parts = tuple(n.cluster.split("/")) if n.cluster else ()
+        root.at(parts).lines.append(f"{_q(n.id)} {_attrs(a)};")
+    out = [f"digraph {_q(diff.name_a + ' vs ' + diff.name_b)} {{"]
+    gattrs = {
+        "rankdir": opts.rankdir,
+        "bgcolor": '"transparent"',
+        "fontname": _q(FONT),
+        "fontsize": "11",
+        "fontcolor": _q(EDGE_COLOR),
+        "nodesep": "0.22",
+        "ranksep": "0.32",
+        "style": '"rounded,filled"',
+        "color": _q(CLUSTER_COLOR),
+        "fillcolor": _q(CLUSTER_FILL),
+        "labeljust": "l",
+    }
+    if legend:
+        gattrs["label"] = _diff_legend(diff.counts())
+        gattrs["labelloc"] = "t"
+    out.append(f"  graph {_attrs(gattrs)};")
+    out.append("  node " + _attrs({"shape": "box", "fontname": _q(FONT), "fontsize": "10",
+                                   "fontcolor": _q(TEXT_COLOR), "penwidth": "0.8", "margin": '"0.1,0.04"',
+                                   "height": "0.3"}) + ";")
+    out.append("  edge " + _attrs({"color": _q(EDGE_COLOR), "arrowsize": "0.6"}) + ";")
+    root.emit(out, "  ")
+    for e in diff.edges:
+        style = dict(_edge_style(e.kind or None))
+        style["class"] = _q(e.status)
+        if e.status != "same":
+            style["color"] = _q(DIFF_EDGE_COLOR[e.status])
+            style["penwidth"] = "1.4"
+            if e.status == "removed":
+                style["style"] = "dashed"
+        out.append(f"  {_q(e.src)} -> {_q(e.dst)} {_attrs(style)};")
+    out.append("}")
+    return "\n".join(out) + "\n"
+
+
 # ---------------------------------------------------------------- graphviz (SVG, PNG)
 
 PNG_MAX_SIDE = 12_000  # pixels; above this a PNG is scaled down (graphviz's own limit is 32,767)
@@ -595,6 +725,90 @@ def layout(dot_text: str, fmt: str = "svg", *, timeout: float = 120.0, png_max_s
         first = (proc.stderr.decode(errors="replace").strip().splitlines() or ["no output"])[0]
         raise GraphError(f"graphviz could not lay out this graph: {first}")
     return proc.stdout
+
+
+TILE_PX = 4000  # the longest side of one PNG tile, in pixels at PNG_DPI
+
+
+def svg_size(svg_text: str) -> tuple[float, float]:
+    """(width, height) in points of graphviz SVG text, read from its ``<svg>`` element."""
+    import re
+
+    m = re.search(r'<svg[^>]*?width="([\d.]+)pt"[^>]*?height="([\d.]+)pt"', svg_text)
+    if not m:
+        raise GraphError("not a graphviz SVG drawing.")
+    return float(m.group(1)), float(m.group(2))
+
+
+def tile_grid(width_pt: float, height_pt: float, dpi: int = PNG_DPI, tile_px: int = TILE_PX) -> tuple[int, int]:
+    """(columns, rows) of PNG tiles that cover a drawing at ``dpi`` (1, 1 when one PNG fits)."""
+    import math
+
+    w, h = width_pt * dpi / 72, height_pt * dpi / 72
+    return max(1, math.ceil(w / tile_px)), max(1, math.ceil(h / tile_px))
+
+
+def needs_tiles(width_pt: float, height_pt: float, max_side: int = PNG_MAX_SIDE, dpi: int = PNG_DPI) -> bool:
+    """True when one PNG capped at ``max_side`` pixels would shrink the drawing (a 709-layer graph
+    becomes 113 x 12,000 px, unreadable): export tiles instead."""
+    return max(width_pt, height_pt) * dpi / 72 > max_side
+
+
+def png_tiles(dot_text: str, *, dpi: int = PNG_DPI, tile_px: int = TILE_PX, timeout: float = 300.0) -> list[bytes]:
+    """A large graph as readable PNG tiles at full size, top to bottom and left to right.
+
+    Lays the graph out once (``dot -Tdot``), then draws each window of it with graphviz's
+    ``viewport`` (``neato -n2`` keeps the positions), so no tile is scaled down.
+
+    Returns:
+        PNG bytes per tile, each at most ``tile_px`` pixels a side.
+
+    Raises:
+        GraphError: graphviz is missing or failed.
+    """
+    import re
+
+    exe = dot_binary()
+    if exe is None:
+        raise GraphError(MISSING_DOT)
+    neato = shutil.which("neato", path=os.path.dirname(exe)) or shutil.which("neato")
+    if neato is None:
+        raise GraphError("PNG tiles need graphviz's 'neato' program next to 'dot'; export SVG instead.")
+    laid = subprocess.run([exe, "-Tdot"], input=dot_text.encode(), capture_output=True, timeout=timeout, check=False)
+    m = re.search(rb'bb="([\d.]+),([\d.]+),([\d.]+),([\d.]+)"', laid.stdout)
+    if laid.returncode != 0 or not m:
+        raise GraphError("graphviz could not lay out this graph for PNG tiles; export SVG instead.")
+    x0, y0, x1, y1 = (float(v) for v in m.groups())
+    cols, rows = tile_grid(x1 - x0, y1 - y0, dpi, tile_px)
+    tw, th = (x1 - x0) / cols, (y1 - y0) / rows  # points per tile
+    tiles = []
+    for r in range(rows):
+        for c in range(cols):
+            cx, cy = x0 + (c + 0.5) * tw, y1 - (r + 0.5) * th  # graphviz's y grows upwards
+            cmd = [neato, "-n2", "-Tpng", f"-Gdpi={dpi}", "-Gbgcolor=white", "-Gsize=", "-Gratio=",
+                   f"-Gviewport={tw:.1f},{th:.1f},1,{cx:.1f},{cy:.1f}"]
+            proc = subprocess.run(cmd, input=laid.stdout, capture_output=True, timeout=timeout, check=False)
+            if proc.returncode != 0 or not proc.stdout:
+                raise GraphError("graphviz could not draw a PNG tile of this graph; export SVG instead.")
+            tiles.append(proc.stdout)
+    return tiles
+
+
+@functools.lru_cache(maxsize=4)
+def png_tiles_zip(dot_text: str, stem: str = "graph") -> bytes:
+    """:func:`png_tiles` in a ZIP (``stem-01.png``, ...), with a README saying how they fit (cached)."""
+    import io
+    import zipfile
+
+    tiles = png_tiles(dot_text)
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        for i, data in enumerate(tiles, 1):
+            zf.writestr(f"{stem}-{i:02d}.png", data)
+        zf.writestr("README.txt", f"{len(tiles)} tiles of one graph at {PNG_DPI} dpi, top to bottom (then left "
+                                  "to right): the graph was too large for one readable PNG. The SVG export shows "
+                                  "it whole and stays sharp at any zoom.\n")
+    return buf.getvalue()
 
 
 def png_size(data: bytes) -> tuple[int, int]:

@@ -1,5 +1,8 @@
 """Budget: where the parameters, the compute (MACs) and the activation memory go, block by block."""
 
+import csv
+import io
+
 import streamlit as st
 
 from explorer import charts
@@ -16,14 +19,25 @@ ses = Session(st.session_state)
 
 
 def columns(rows: list[dict]) -> dict:
-    """Column formats: thousands separators, percents, bytes."""
+    """Column formats: thousands separators, percents, bytes; names shown in full."""
     keys = rows[0].keys() if rows else []
     return {
-        k: st.column_config.NumberColumn(format="%.2f%%") if k.endswith("%")
+        k: st.column_config.TextColumn(width="large") if k in ("block", "layer")
+        else st.column_config.NumberColumn(format="%.2f%%") if k.endswith("%")
         else st.column_config.NumberColumn(format="bytes") if k.endswith("bytes")
         else st.column_config.NumberColumn(format="localized")
-        for k in keys if k not in ("block", "layer", "type", "output")
+        for k in keys if k not in ("type", "output")
     }
+
+
+def as_csv(rows: list[dict]) -> str:
+    """The rows of a table as CSV text (header from the first row)."""
+    out = io.StringIO()
+    if rows:
+        w = csv.DictWriter(out, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    return out.getvalue()
 
 
 try:
@@ -66,22 +80,45 @@ with left:
     metric = m_col.radio("Size sectors by", ["params", "macs", "activations"], horizontal=True,
                          key=widget("budget", "metric"), format_func=lambda m: charts.LABELS[m])
     kind = k_col.radio("Chart", ["sunburst", "treemap"], horizontal=True, key=widget("budget", "kind"))
-    st.plotly_chart(charts.hierarchy(b, metric, kind), width="stretch", key=widget("budget", "hier"))
+    st.plotly_chart(charts.hierarchy(b, metric, kind), width="stretch", key=widget("budget", "hier"),
+                    config=charts.chart_config(f"{spec.slug}-{metric}-{kind}"))
 with right:
-    st.plotly_chart(charts.params_vs_macs(b, depth), width="stretch", key=widget("budget", "bars"))
+    st.plotly_chart(charts.params_vs_macs(b, depth), width="stretch", key=widget("budget", "bars"),
+                    config=charts.chart_config(f"{spec.slug}-params-vs-macs"))
 left, right = st.columns(2)
-left.plotly_chart(charts.trainable_split(b, depth), width="stretch", key=widget("budget", "train"))
-right.plotly_chart(charts.activation_memory(b, depth), width="stretch", key=widget("budget", "act"))
+left.plotly_chart(charts.trainable_split(b, depth), width="stretch", key=widget("budget", "train"),
+                  config=charts.chart_config(f"{spec.slug}-trainable"))
+right.plotly_chart(charts.activation_memory(b, depth), width="stretch", key=widget("budget", "act"),
+                   config=charts.chart_config(f"{spec.slug}-activations"))
+st.caption("Colours follow the stage in every chart. Hover a bar or sector for its full name and value; "
+           "the camera icon above a chart saves it as PNG.")
 
 st.subheader("By block")
-st.caption("Click a column header to sort.")
 rows = block_table(b, depth)
-st.dataframe(rows, hide_index=True, width="stretch", key=widget("budget", "blocks"), column_config=columns(rows))
+paths = [r["block"] for r in rows]
+drill_key = widget("budget", "drill", depth)
+table_key = widget("budget", "blocks", depth)
+
+
+def _row_picked() -> None:
+    """A clicked row of the block table opens that block's layers below."""
+    sel = (ses.get(table_key) or {}).get("selection", {}).get("rows", [])
+    if sel and sel[0] < len(paths):
+        ses.set(drill_key, paths[sel[0]])
+
+
+st.caption("Click a row to see its layers below; click a column header to sort.")
+st.dataframe(rows, hide_index=True, width="stretch", key=table_key, column_config=columns(rows),
+             on_select=_row_picked, selection_mode="single-row")
+st.download_button("Download the block table (CSV)", as_csv(rows), f"{spec.slug}-blocks.csv", "text/csv",
+                   key=widget("budget", "csv_blocks"), on_click="ignore", icon=":material/download:")
 
 st.subheader("Layers of a block")
-paths = [r["block"] for r in rows]
 top = max(rows, key=lambda r: r["MACs"])["block"] if rows else None
 pick = st.selectbox("Block", ["(all layers)", *paths], index=1 + paths.index(top) if top else 0,
-                    key=widget("budget", "drill", depth))
+                    key=drill_key)
 layer_rows = layer_table(b, "" if pick == "(all layers)" else pick)
-st.dataframe(layer_rows, hide_index=True, width="stretch", key=widget("budget", "layers"), column_config=columns(layer_rows))
+st.dataframe(layer_rows, hide_index=True, width="stretch", key=widget("budget", "layers"),
+             column_config=columns(layer_rows))
+st.download_button("Download these layers (CSV)", as_csv(layer_rows), f"{spec.slug}-layers.csv", "text/csv",
+                   key=widget("budget", "csv_layers"), on_click="ignore", icon=":material/download:")

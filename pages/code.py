@@ -23,7 +23,9 @@ except ExplorerError as exc:
 st.title(f"Code: {spec.label}")
 st.caption(
     "Keras functional API that rebuilds exactly this architecture (same layers, configs, connections "
-    "and parameter counts). Blocks with the same structure share one function. Tweak it on Build."
+    "and parameter counts). Blocks with the same structure share one function, with what differs "
+    "between them (e.g. `filters`) as its parameters; runs of alike blocks are loops. Lines are at "
+    "most 99 characters. Tweak it on Build."
 )
 fname = f"{spec.slug}_model"
 c1, c2 = st.columns(2)
@@ -36,4 +38,4 @@ saved = ses.prepared_keras
 if saved and saved[0] == spec:
     c2.download_button("Download .keras", saved[1], file_name=f"{fname}.keras", mime="application/zip",
                        icon=":material/download:")
-st.code(source, language="python", line_numbers=True)
+st.code(source, language="python", line_numbers=True, wrap_lines=True)

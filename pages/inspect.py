@@ -1,23 +1,25 @@
 """Inspect: upload your own saved model (.keras, legacy .h5) and see its graph and budget.
 
-Loading is safe (no code from the file runs; Lambda layers and unknown custom objects are
-refused) and size-limited (EXPLORER_MAX_MODEL_MB).
+The file is read as data, never trusted (``explorer.model_io.read_graph``): archive limits, only
+standard Keras classes, the architecture rebuilt without weights in a child process with memory
+and time limits. Size-limited (EXPLORER_MAX_MODEL_MB). Uploads are kept in the store's folder.
 """
 
 from pathlib import Path
 
 import streamlit as st
 
-from explorer import charts
+from explorer import charts, sandbox
 from explorer.analysis import analyse_file
 from explorer.budget import block_table, budget
 from explorer.errors import ExplorerError
 from explorer.fmt import human
-from explorer.model_io import max_model_bytes, store_upload
+from explorer.model_io import max_model_bytes
 from explorer.ui import graph_viewer as gv
 from explorer.ui.access import unlocked
 from explorer.ui.nav import through_app
 from explorer.ui.session import widget
+from explorer.uploads import store_upload
 
 through_app()
 
@@ -26,20 +28,21 @@ ss = st.session_state
 st.title("Inspect your own model")
 st.caption(
     f"Upload a Keras model saved with `model.save('model.keras')` (or a legacy `.h5`), up to "
-    f"{max_model_bytes() / 2**20:.0f} MB. It is loaded with `safe_mode=True`: no code from the file runs, "
-    "so Lambda layers and unregistered custom layers are refused."
+    f"{max_model_bytes() / 2**20:.0f} MB. Only its architecture is read, without weights and in a separate "
+    "process: no code from the file runs, so Lambda layers and custom layers are refused."
 )
 if not unlocked(ss, "upload models"):
     st.stop()
+sandbox.warm()  # start the checking process while the student picks a file
 upload = st.file_uploader("Model file", type=["keras", "h5", "hdf5"], key=widget("inspect", "upload"))
 if upload is None:
     st.info("Drop a `.keras` file above. Tip: the **Code** page downloads any architecture as `.keras`.")
     st.stop()
 
 try:
-    path = store_upload(upload.name, upload.getvalue())
-    with st.spinner("Loading the model safely..."):
-        a = analyse_file(str(path))
+    path = store_upload(upload.name, upload.getvalue(), "model")
+    with st.spinner("Reading the architecture safely..."):
+        a = analyse_file(str(path), upload.name)
 except ExplorerError as exc:
     st.error(str(exc))
     st.stop()

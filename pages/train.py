@@ -7,7 +7,6 @@ Experiment view (curves, accuracy against cost with the Pareto front, table) and
 flow of a run (heat map, and the graph's blocks coloured by gradient norm at a step).
 """
 
-import hashlib
 from pathlib import Path
 
 import streamlit as st
@@ -38,6 +37,7 @@ from explorer.training.store import store_path
 from explorer.ui.access import allowed, unlocked
 from explorer.ui.nav import through_app
 from explorer.ui.session import TRAIN_SHOWN, Session, widget
+from explorer.uploads import store_upload
 
 through_app()
 
@@ -55,9 +55,9 @@ NO_RECIPE = "(none)"
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
-def describe_npz(path: str) -> str:
+def describe_npz(path: str, shown: str) -> str:
     """Validate a user dataset once per file (raises DataError) and describe it in one line."""
-    d = datasets.load_npz(path)
+    d = datasets.load_npz(path, shown)
     return (f"{len(d.y_train):,} train / {len(d.y_test):,} test images, "
             f"{'x'.join(map(str, d.input_shape))}, {d.num_classes} classes")
 
@@ -104,17 +104,12 @@ with st.sidebar:
         up = st.file_uploader("x_train, y_train, x_test, y_test", type=["npz"], key=widget("train", "upload"))
         dataset = None
         if up is not None:
-            blob = up.getvalue()
-            stem = "".join(c if c.isalnum() or c in "-_" else "_" for c in Path(up.name).stem)[:40]
-            path = store.path.parent / "uploads" / f"{stem}-{hashlib.sha256(blob).hexdigest()[:10]}.npz"
-            if not path.exists():
-                path.parent.mkdir(parents=True, exist_ok=True)
-                path.write_bytes(blob)
             try:
-                st.caption(describe_npz(str(path)))
+                path = store_upload(up.name, up.getvalue(), "dataset", store.uploads_dir)
+                st.caption(describe_npz(str(path), up.name))
                 dataset = str(path)
             except ExplorerError as exc:
-                st.error(str(exc).replace(path.name, up.name[:60]))
+                st.error(str(exc))
     with st.expander("Data options"):
         subset = st.number_input("Subset (images, 0 = all)", 0, 10_000_000, 0, step=500, key=widget("train", "subset"))
         validation = st.radio("Validate on", ["split", "test"], horizontal=True, key=widget("train", "validation"),
@@ -184,7 +179,11 @@ if launch_exp:
     except ExplorerError as exc:
         st.error(str(exc))
 
-runs = store.runs(limit=200)
+try:
+    runs = store.runs(limit=200)
+except ExplorerError as exc:  # the store went bad while the app ran
+    st.error(str(exc))
+    st.stop()
 if not runs:
     st.info("No runs yet: pick a dataset and press **Launch** at the top of the sidebar.")
     st.stop()
@@ -229,6 +228,14 @@ smoothing = st.slider("Smoothing", 0.0, 0.95, 0.6, 0.05, key=widget("train", "sm
 @st.fragment(run_every=1.0 if active else None)
 def live() -> None:
     """Curves of the shown runs and the runs table, redrawn every second while runs are active."""
+    try:
+        draw_live()
+    except ExplorerError as exc:  # the store went bad while the page polled it
+        st.error(str(exc))
+
+
+def draw_live() -> None:
+    """The body of :func:`live`."""
     current = [r for r in (store.get(i) for i in shown) if r is not None]
     labels = distinct_labels(current)
     pts = [(f"#{r.id} {labels[r.id]}", store.points(r.id), run_color(r.id)) for r in current]

@@ -11,6 +11,7 @@ import os
 import pytest
 
 from explorer.builders import build_model, resolve
+from tests import hostile_files
 from tests.conftest import streamlit_server, wait_app_idle
 
 pytestmark = pytest.mark.browser
@@ -73,6 +74,10 @@ def test_inspect_an_upload_and_refuse_garbage(page, app_url, artifacts, tmp_path
     page.get_by_text("is not a .keras archive").wait_for(timeout=60_000)
     no_exception(page)
     page.screenshot(path=str(artifacts / "inspect-garbage.png"))
+    page.locator("input[type='file']").set_input_files(str(hostile_files.lambda_layer(tmp_path)))
+    page.get_by_text("model file lambda.keras: layer 'evil' is a Lambda layer").wait_for(timeout=60_000)
+    no_exception(page)
+    page.screenshot(path=str(artifacts / "inspect-lambda.png"))
 
 
 def test_code_page_shows_source(page, app_url, artifacts):

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from explorer.builders import PRESETS, build_model, resolve
-from explorer.codegen import generate, run_source
+from explorer.codegen import MAX_LINE, generate, run_source
 from explorer.graph import extract
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -42,16 +42,36 @@ def test_code_is_readable_blocks_are_functions_and_shared():
     source = generate(resolve("resnet110"))
     tree = ast.parse(source)
     functions = [n.name for n in tree.body if isinstance(n, ast.FunctionDef)]
-    # 54 residual blocks, but blocks of the same structure share one function
+    # 54 residual blocks, but blocks that differ only in their arguments share one function
     assert "build_model" in functions and "stem" in functions and "head" in functions
-    assert len(functions) <= 10
-    assert source.count('stage1_block(x, "stage1_block') == 18
+    assert len(functions) <= 5
+    # the filter count is a parameter, passed per stage; runs of blocks are loops
+    assert "def stage_block(inputs, filters, name):" in source
+    for filters, stage in ((16, 1), (32, 2), (64, 3)):
+        assert f'stage_block(x, filters={filters}, name=f"stage{stage}_block{{i}}")' in source
+    assert source.count("for i in range(") == 3
     assert "keras.Model(inputs=image, outputs=" in source
     # one line per layer: every layer name appears once as a name= argument
     model = build_model(resolve("resnet20"), weights=False)
     small = generate(resolve("resnet20"))
     calls = small.count("= layers.")
-    assert calls >= len([la for la in model.layers if type(la).__name__ != "InputLayer"]) // 3
+    assert calls >= len([la for la in model.layers if type(la).__name__ != "InputLayer"]) // 6
+
+
+@pytest.mark.parametrize("name", list(PRESETS))
+def test_generated_lines_fit_99_characters(name):
+    source = generate(resolve(name))
+    too_long = [ln for ln in source.splitlines() if len(ln) > MAX_LINE]
+    assert MAX_LINE == 99 and not too_long, too_long[:3]
+
+
+def test_docstring_lists_only_the_fields_that_apply():
+    v1 = generate(resolve("resnet56"))
+    v2 = generate(resolve("resnet56v2"))
+    head_v1 = v1.split('"""')[1]
+    head_v2 = v2.split('"""')[1]
+    assert "depth = 56" in head_v1 and "bottleneck_width" not in head_v1 and "expansion" not in head_v1
+    assert "bottleneck_width = 16" in head_v2 and "expansion = 4" in head_v2
 
 
 def test_tweaked_config_is_reflected():

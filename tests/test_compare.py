@@ -182,6 +182,13 @@ def test_compare_page_tweaks_change_the_deltas():
     table = at.dataframe[0].value
     c, _, _ = compare_targets("resnet20", "resnet20", {}, {"depth": 56}, depth=1)
     assert int(table["Δ params"].sum()) == c.totals["delta"]["params"]
+    # A and B each have their own column of metrics, in Budget's units; B's deltas are signed
+    metrics = [(m.label, m.value, m.delta) for m in at.metric]
+    assert [m[0] for m in metrics] == ["Params", "MACs", "Activations", "Layers"] * 2
+    assert not metrics[0][2] and metrics[4][2].startswith("+")
+    assert metrics[2][1].endswith("B") and metrics[6][1].endswith("B")  # bytes, as on Budget
+    # the diff graph: 6 extra blocks per stage were added, the rest is the same
+    assert any("**18** added" in cap.value and "**0** changed" in cap.value for cap in at.caption)
     at.text_input(key=TWEAKS_B).set_value("depth=110 version=1").run()
     assert not at.exception and not at.error
     c110, _, _ = compare_targets("resnet20", "resnet110", depth=1)
@@ -194,3 +201,17 @@ def test_compare_page_tweaks_change_the_deltas():
     assert not at.exception and not at.error
     blocks = list(at.dataframe[0].value["block"])
     assert "conv2/block1" in blocks and "stage1/block1" in blocks
+
+
+def test_home_growth_rate_step_opens_compare_with_the_diff():
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=300).run()
+    at.button(key="home:step:growth").click().run()
+    assert not at.exception
+    at.switch_page("pages/compare.py").run()  # AppTest does not follow st.switch_page
+    assert not at.exception and not at.error
+    assert at.text_input(key=TWEAKS_B).value == "growth_rate=24"
+    # every dense layer (3 x 16 blocks) and the rest changes: nothing added, nothing the same but the input
+    cap = next(c.value for c in at.caption if "added" in c.value and "changed" in c.value)
+    assert "**0** added" in cap and "**0** removed" in cap and "**1** the same" in cap

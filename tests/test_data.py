@@ -14,6 +14,7 @@ from explorer.training.charts import curves_figure, smooth
 from explorer.training.progress import eta_seconds, fraction_done, run_row
 from explorer.training.request import Hyperparams, RunRequest, backend_available
 from explorer.training.store import RunStore
+from tests import hostile_files
 
 
 def write_npz(path, **arrays):
@@ -84,7 +85,8 @@ def test_user_npz_loads(tmp_path):
         ({"y_train": np.arange(19) % 3}, "20 images but y_train has 19"),
         ({"y_train": -(np.arange(20) % 3)}, "negative label"),
         ({"x_test": np.zeros((10, 9, 9), np.uint8)}, "must match"),
-        ({"x_train": np.array(["a"] * 20)}, "numeric images"),
+        ({"x_train": np.array(["a"] * 20)}, "only plain numbers"),
+        ({"x_train": np.zeros(20, np.uint8)}, "numeric images"),
         ({"x_train": np.zeros((20, 8, 8, 5), np.uint8)}, "5 channels"),
         ({"y_test": np.full(10, 7)}, "label 7"),
         ({"y_train": np.zeros(20, np.int64)}, "single class"),
@@ -198,3 +200,39 @@ def test_smoothing_and_curves_figure():
     assert [t.showlegend is not False for t in fig.data] == [True, False, False, True]
     assert [t.name for t in curves_figure([("a", pts)], "accuracy").data] == [
         "train (per step)", "train (per epoch)", "validation (per epoch)"]
+
+
+@pytest.mark.parametrize("label,make,words", hostile_files.NPZ_CASES, ids=[c[0] for c in hostile_files.NPZ_CASES])
+def test_hostile_datasets_are_refused_before_loading(tmp_path, label, make, words):
+    import resource
+
+    path = make(tmp_path)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with pytest.raises(DataError) as info:
+        datasets.load_npz(path)
+    msg = str(info.value)
+    assert words in msg and "\n" not in msg and len(msg) < 400, msg
+    grew_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
+    assert grew_kb < 200 * 1024  # nothing declared (up to 4 TB) was allocated or inflated
+    with pytest.raises(DataError, match=r"uploaded-name\.npz"):
+        datasets.load_npz(path, shown="uploaded-name.npz")
+
+
+def test_a_dataset_over_the_memory_cap_is_refused_and_one_under_it_loads(tmp_path, monkeypatch):
+    path = write_npz(tmp_path / "ok.npz")
+    monkeypatch.setenv("EXPLORER_MAX_DATASET_MB", "0.01")  # 10 KB: the 30 8x8 images need 7.7 KB as float32
+    assert datasets.load_npz(path).x_train.shape == (20, 8, 8, 1)
+    write_npz(tmp_path / "big.npz", x_train=np.zeros((60, 8, 8), np.uint8), y_train=np.arange(60) % 3)
+    with pytest.raises(DataError, match="would need 0 MB as float32"):
+        datasets.load_npz(tmp_path / "big.npz")
+
+
+def test_datasets_and_models_are_stored_by_one_function(tmp_path):
+    from explorer.uploads import store_upload
+
+    data = (tmp_path / "x.npz").read_bytes() if (tmp_path / "x.npz").exists() else open(write_npz(tmp_path / "x.npz"), "rb").read()
+    stored = store_upload("my data.npz", data, "dataset", tmp_path / "uploads")
+    assert stored.name.startswith("my_data-") and stored.suffix == ".npz"
+    assert datasets.load_npz(stored, shown="my data.npz").num_classes == 3
+    with pytest.raises(DataError, match="not a dataset file"):
+        store_upload("my data.keras", data, "dataset", tmp_path / "uploads")

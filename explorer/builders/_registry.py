@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from explorer.config import ConfigError
-from explorer.keras_compat import BUILD_LOCK, fresh_build_state
+from explorer.keras_compat import BUILD_LOCK, allow_deep_graphs, fresh_build_state
 from explorer.spec import Spec
 
 
@@ -156,5 +156,6 @@ def build_model(spec: Spec, *, weights: bool = True) -> Any:
             time of a large model. Such a model cannot be run, trained or saved.
     """
     builder = get_builder(spec.builder)
+    allow_deep_graphs()
     with BUILD_LOCK, _no_gc(), fresh_build_state(weights=weights):
         return builder.build(spec.config)

@@ -30,8 +30,10 @@ class ResNetConfig:
     input_shape: tuple[int, ...] = field((32, 32, 3), "Input height, width, channels.", min=1, max=1024, length=(3,))
     num_classes: int = field(10, "Number of output classes.", min=2, max=10000)
     filters: int = field(16, "Width of the stem (and of stage 1 in v1; it doubles per stage).", min=1, max=512)
-    bottleneck_width: int = field(16, "v2: inner width of stage 1's bottlenecks (later stages use the previous output).", min=1, max=512)
-    expansion: int = field(4, "v2: stage 1 output width / inner width (later stages double).", min=1, max=8)
+    bottleneck_width: int = field(16, "v2: inner width of stage 1's bottlenecks (later stages use the previous output).", min=1, max=512,
+                                  when={"version": 2})
+    expansion: int = field(4, "v2: stage 1 output width / inner width (later stages double).", min=1, max=8,
+                           when={"version": 2})
     l2: float = field(1e-4, "L2 weight decay on convolution kernels.", min=0.0, max=1.0)
     shortcut: bool = field(True, "Residual shortcuts (false: the same stack without them, a 'plain' net as in He et al. 2015).")
 

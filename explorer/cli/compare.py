@@ -1,8 +1,14 @@
-"""``compare``: what-if comparison of two architectures (totals and per-block deltas, B - A)."""
+"""``compare``: what-if comparison of two architectures (totals and per-block deltas, B - A).
+
+With ``-o diff.svg`` (or ``.dot``, ``.png``) it also draws A and B as one graph, every block
+marked added, removed, changed or same (:mod:`explorer.diff`).
+"""
 
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
 
 from explorer.cli.common import overrides_for, print_json
 from explorer.cli.summary import add_budget_args, check_budget_args
@@ -10,6 +16,9 @@ from explorer.compare import Comparison, compare_targets, comparison_dict
 from explorer.errors import ConfigError
 from explorer.fmt import human
 from explorer.model_io import looks_like_model_file
+from explorer.render import RANKDIRS, ViewOptions, diff_dot, layout
+
+DIFF_VIEWS = ("blocks", "mixed", "layers")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -24,6 +33,14 @@ def register(sub: argparse._SubParsersAction) -> None:
                        help=f"override a config field of {up} (repeatable), e.g. --set-{side} growth_rate=24")
     add_budget_args(p)
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("-o", "--output", metavar="FILE",
+                   help="also draw the architecture diff to FILE.dot, FILE.svg or FILE.png: one graph, every block "
+                        "marked added, removed, changed or same")
+    p.add_argument("--view", choices=DIFF_VIEWS, default="blocks",
+                   help="diff drawing: one node per block (default), blocks with --expand ones opened, or layers")
+    p.add_argument("--expand", action="append", default=[], metavar="BLOCK",
+                   help="block or block prefix to draw layer by layer in the diff (repeatable; implies mixed)")
+    p.add_argument("--rankdir", choices=RANKDIRS, default="TB", help="diff drawing: top to bottom or left to right")
     p.set_defaults(func=run)
 
 
@@ -55,9 +72,41 @@ def comparison_text(c: Comparison) -> str:
     return "\n".join(lines)
 
 
+def output_format(output: str | None) -> str | None:
+    """``dot``, ``svg`` or ``png`` from ``-o FILE`` (None without ``-o``).
+
+    Raises:
+        ConfigError: another extension.
+    """
+    if not output:
+        return None
+    fmt = Path(output).suffix.lower().lstrip(".")
+    fmt = "dot" if fmt == "gv" else fmt
+    if fmt not in ("dot", "svg", "png"):
+        raise ConfigError(f"output {output!r} must end in .dot, .svg or .png (the format comes from it).")
+    return fmt
+
+
+def write_diff(args: argparse.Namespace, fmt: str, graph_a, graph_b) -> None:
+    """Draw the diff of A and B to ``args.output`` and say what was written on stderr."""
+    from explorer.diff import diff_graphs
+
+    view = "mixed" if args.view == "blocks" and args.expand else args.view
+    diff = diff_graphs(graph_a, graph_b, ViewOptions(view, args.rankdir, tuple(args.expand), depth=args.depth))
+    text = diff_dot(diff)
+    data = text.encode() if fmt == "dot" else layout(text, fmt)
+    try:
+        Path(args.output).write_bytes(data)
+    except OSError as exc:
+        raise ConfigError(f"cannot write {args.output!r}: {exc.strerror or exc}.") from exc
+    counts = ", ".join(f"{v} {k}" for k, v in diff.counts().items())
+    print(f"wrote {args.output} ({fmt}, {view} view: {counts})", file=sys.stderr)
+
+
 def run(args: argparse.Namespace) -> int:
-    """Print the comparison as text or JSON."""
+    """Print the comparison as text or JSON (and draw the diff with ``-o``)."""
     check_budget_args(args)
+    fmt = output_format(args.output)
     ov_a = _overrides(args.a, args.preset_a, args.set_a, "a")
     ov_b = _overrides(args.b, args.preset_b, args.set_b, "b")
     c, ana_a, ana_b = compare_targets(args.a, args.b, ov_a, ov_b, args.preset_a, args.preset_b,
@@ -66,4 +115,6 @@ def run(args: argparse.Namespace) -> int:
         print_json(comparison_dict(c, ana_a, ana_b))
     else:
         print(comparison_text(c))
+    if fmt:
+        write_diff(args, fmt, ana_a.graph, ana_b.graph)
     return 0

@@ -10,6 +10,7 @@ import argparse
 import time
 
 from explorer.cli.common import print_json
+from explorer.errors import ConfigError
 from explorer.training.scheduler import Scheduler
 from explorer.training.store import RunStore
 
@@ -26,12 +27,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Print the runs as a table or JSON."""
+    if not 1 <= args.limit <= 1_000_000:
+        raise ConfigError(f"--limit {str(args.limit)[:40]} is out of range; it must be between 1 and 1,000,000.")
     store = RunStore(args.store)
     Scheduler(store).advance()
     if args.experiment is not None:
         if store.experiment(args.experiment) is None:
-            from explorer.errors import ConfigError
-
             raise ConfigError(f"experiment {args.experiment} does not exist in {store.path}.")
         runs = store.experiment_runs(args.experiment)
     else:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.util
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -77,6 +78,11 @@ class RunRequest:
     dataset: str = datasets.DEFAULT_DATASET
     data: datasets.DataOptions = dataclasses.field(default_factory=datasets.DataOptions)
     hp: Hyperparams = dataclasses.field(default_factory=Hyperparams)
+
+    def __post_init__(self) -> None:
+        # A dataset path means what it meant where it was typed: workers run in another folder.
+        if isinstance(self.dataset, str) and datasets.is_file_source(self.dataset):
+            object.__setattr__(self, "dataset", os.path.abspath(os.path.expanduser(self.dataset)))
 
     @property
     def architecture(self):

@@ -299,16 +299,15 @@ def _spawn(store: RunStore, args: list[str], backend: str, gpu: int | None, log_
     the child; under Streamlit that is the page script, which imports Keras on the analysis
     backend and would run page code in the worker.) The worker gets its own session: Ctrl-C on
     the app or the CLI does not reach it, and the caller's exit neither waits for nor kills it.
-    Its output goes to ``logs/`` next to the store.
+    Its output goes to the store's ``logs/`` folder.
     """
     root = str(Path(__file__).resolve().parents[2])
     env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2"),
            "PYTHONPATH": os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)}
     if gpu is not None:
         env["CUDA_VISIBLE_DEVICES"] = str(gpu)
-    logs = store.path.parent / "logs"
-    logs.mkdir(parents=True, exist_ok=True)
-    log = open(logs / log_name, "ab")  # the child keeps its own copy of the descriptor
+    store.logs_dir.mkdir(parents=True, exist_ok=True)
+    log = open(store.logs_dir / log_name, "ab")  # the child keeps its own copy of the descriptor
     try:
         return subprocess.Popen(
             [sys.executable, "-m", "explorer.training.worker", *args, str(store.path), backend,

@@ -1,11 +1,20 @@
 """The run store: one SQLite file (WAL mode) holding runs, their metric points and warm workers.
 
 Location: the ``--store`` flag of the CLI, else the ``EXPLORER_STORE`` environment variable, else
-``./runs/runs.sqlite``. Trained models go to a ``models/`` folder next to the file.
+``./runs/runs.sqlite``. Each store keeps its files in its own artefact folder next to it,
+named after the store file (``runs.sqlite`` -> ``runs.sqlite-files/``, like SQLite's own
+``-wal`` and ``-shm`` files): ``models/`` (trained models, each under a name no other run
+shares), ``uploads/`` (models and datasets users uploaded) and ``logs/`` (worker output). Two
+stores in one folder never share a file.
 
 Any process (the app, the CLI, a worker) opens the same file; SQLite's locking keeps it
 consistent, and the store *is* the scheduler's state, so runs survive page reloads and app
 restarts. Connections are per thread.
+
+A damaged store is one sentence, never a traceback: opening it checks the small tables' pages
+(``PRAGMA quick_check`` of ``runs`` and ``workers``, milliseconds; the large ``points`` table is
+not scanned), and every SQLite error a damaged or unreadable file raises later, from any query,
+becomes a :class:`StoreError` naming the file and what to do.
 
 Experiments (a grid of runs launched together) live in the ``experiments`` table; their runs
 carry ``experiment_id``. A worker reports its phase (``starting worker``, ``importing
@@ -16,7 +25,6 @@ Stores from before these columns get them added on open.
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import io
 import json
@@ -29,6 +37,81 @@ from pathlib import Path
 from typing import Any
 
 from explorer.errors import DataError
+
+
+class StoreError(DataError):
+    """The store file is damaged or cannot be read (one sentence naming it)."""
+
+
+def shown_path(path: Any, limit: int = 200) -> str:
+    """A path as echoed in an error: whole, or its start and end when longer than ``limit``."""
+    text = str(path)
+    return text if len(text) <= limit else f"{text[:limit // 2 - 2]}...{text[-(limit // 2 - 2):]}"
+
+
+def _damaged(path: Any, exc: BaseException) -> StoreError:
+    reason = " ".join(str(exc).split())[:120] or type(exc).__name__
+    return StoreError(f"the run store {shown_path(path)} is damaged or unreadable ({reason}); move it aside (keep a copy) "
+                      "or point EXPLORER_STORE (or --store) at another file.")
+
+
+# Errors of the file, not of the caller's SQL (those stay as they are, for tests to find).
+_FILE_ERRORS = (sqlite3.OperationalError, sqlite3.InternalError, sqlite3.DataError, sqlite3.NotSupportedError)
+
+
+def _is_file_error(exc: sqlite3.DatabaseError) -> bool:
+    return type(exc) is sqlite3.DatabaseError or isinstance(exc, _FILE_ERRORS)
+
+
+class _Cursor(sqlite3.Cursor):
+    """A cursor whose file errors (malformed pages, I/O errors) are :class:`StoreError` sentences."""
+
+    def _call(self, fn: Any, *args: Any) -> Any:
+        try:
+            return fn(*args)
+        except sqlite3.DatabaseError as exc:
+            if _is_file_error(exc):
+                raise _damaged(getattr(self.connection, "store_path", "?"), exc) from None
+            raise
+
+    def execute(self, *args: Any) -> Any:  # type: ignore[override]
+        return self._call(super().execute, *args)
+
+    def executemany(self, *args: Any) -> Any:  # type: ignore[override]
+        return self._call(super().executemany, *args)
+
+    def executescript(self, *args: Any) -> Any:  # type: ignore[override]
+        return self._call(super().executescript, *args)
+
+    def fetchone(self) -> Any:
+        return self._call(super().fetchone)
+
+    def fetchall(self) -> Any:
+        return self._call(super().fetchall)
+
+    def fetchmany(self, *args: Any) -> Any:
+        return self._call(super().fetchmany, *args)
+
+    def __next__(self) -> Any:
+        return self._call(super().__next__)
+
+
+class _Connection(sqlite3.Connection):
+    """A connection whose cursors are :class:`_Cursor` (``execute`` goes through ``cursor()``)."""
+
+    store_path: Any = None
+
+    def cursor(self, factory: Any = _Cursor) -> Any:  # type: ignore[override]
+        return super().cursor(factory)
+
+    def execute(self, *args: Any) -> Any:  # type: ignore[override]
+        return self.cursor().execute(*args)
+
+    def executemany(self, *args: Any) -> Any:  # type: ignore[override]
+        return self.cursor().executemany(*args)
+
+    def executescript(self, *args: Any) -> Any:  # type: ignore[override]
+        return self.cursor().executescript(*args)
 
 DEFAULT_STORE = os.path.join("runs", "runs.sqlite")
 STATUSES = ("queued", "running", "finished", "stopped", "failed", "interrupted")
@@ -121,8 +204,18 @@ def _env_float(name: str) -> float | None:
 
 
 def store_path(path: str | os.PathLike | None = None) -> Path:
-    """The store file: ``path``, else ``$EXPLORER_STORE``, else ``./runs/runs.sqlite``."""
+    """The store file, absolute: ``path``, else ``$EXPLORER_STORE``, else ``./runs/runs.sqlite``.
+
+    A relative path means the same as in the shell that gave it (it is resolved against the
+    current directory here, before any worker, which runs elsewhere, sees it).
+    """
     return Path(path or os.environ.get("EXPLORER_STORE") or DEFAULT_STORE).expanduser().resolve()
+
+
+def artefacts_dir(path: str | os.PathLike) -> Path:
+    """The folder of a store's files: ``<store file name>-files`` next to it."""
+    p = Path(path)
+    return p.with_name(p.name + "-files")
 
 
 @dataclass
@@ -215,7 +308,10 @@ class RunStore:
             path: the SQLite file; see :func:`store_path` for the default.
         """
         self.path = store_path(path)
-        self.models_dir = self.path.parent / "models"
+        self.files_dir = artefacts_dir(self.path)
+        self.models_dir = self.files_dir / "models"
+        self.uploads_dir = self.files_dir / "uploads"
+        self.logs_dir = self.files_dir / "logs"
         self._local = threading.local()
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -223,14 +319,29 @@ class RunStore:
             have = {r["name"] for r in self.db.execute("PRAGMA table_info(runs)").fetchall()}
             for name, kind in _NEW_RUN_COLUMNS:
                 if name not in have:
-                    with contextlib.suppress(sqlite3.OperationalError):  # another process added it first
+                    try:
                         self.db.execute(f"ALTER TABLE runs ADD COLUMN {name} {kind}")
-        except (OSError, sqlite3.Error) as exc:
-            reason = getattr(exc, "strerror", None) or " ".join(str(exc).split())[:200]
+                    except StoreError as exc:  # another process added it first
+                        if "duplicate column" not in str(exc):
+                            raise
+        except StoreError as exc:
+            if not any(w in str(exc) for w in ("readonly", "unable to open", "permission")):
+                raise
+            reason = str(exc).split(" (", 1)[1].split(");", 1)[0]
             raise DataError(
-                f"the run store {self.path} cannot be opened for writing ({reason}); "
+                f"the run store {shown_path(self.path)} cannot be opened for writing ({reason}); "
                 "set EXPLORER_STORE (or --store) to a writable file."
             ) from None
+        except (OSError, sqlite3.Error) as exc:
+            reason = getattr(exc, "strerror", None) or " ".join(str(exc).split())[:120]
+            raise DataError(
+                f"the run store {shown_path(self.path)} cannot be opened for writing ({reason}); "
+                "set EXPLORER_STORE (or --store) to a writable file."
+            ) from None
+        for table in ("runs", "workers"):  # small tables: checked page by page in milliseconds
+            problems = [r[0] for r in self.db.execute(f"PRAGMA quick_check({table})").fetchall() if r[0] != "ok"]
+            if problems:
+                raise _damaged(self.path, RuntimeError(f"table {table}: {problems[0]}"))
 
     # -- connections -------------------------------------------------------------------------
     @property
@@ -238,7 +349,13 @@ class RunStore:
         """This thread's connection (autocommit; WAL; waits up to 30 s for a lock)."""
         conn = getattr(self._local, "conn", None)
         if conn is None:
-            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            try:
+                conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, factory=_Connection)
+            except sqlite3.DatabaseError as exc:
+                if _is_file_error(exc) and self.path.parent.is_dir() and os.access(self.path.parent, os.W_OK):
+                    raise _damaged(self.path, exc) from None
+                raise
+            conn.store_path = self.path
             conn.row_factory = sqlite3.Row
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")

@@ -17,7 +17,8 @@ GPU's name, or CPU), the model's params and MACs and how the data were adapted t
 to 32x32, channel repeated). On TensorFlow it feeds a ``tf.data`` pipeline (shuffle, batch,
 augmentation inside the pipeline, prefetch), honours mixed precision and XLA, and records
 each block's gradient norms every ``grad_every`` steps. It saves the trained model as
-``.keras`` next to the store, and ends the run as finished, stopped or failed (with the reason:
+``.keras`` in the store's ``models/`` folder (under a name no other run shares), and ends the
+run as finished, stopped or failed (with the reason:
 a NaN loss, a data error, an exception).
 """
 
@@ -26,6 +27,7 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import secrets
 import sys
 import time
 import traceback
@@ -262,13 +264,19 @@ def _train(store, run, timings):
         test_loss, test_acc = model.evaluate(feed(prep.x_test), prep.y_test, batch_size=max(hp.batch_size, 256),
                                              verbose=0)
         final["test_loss"], final["test_accuracy"] = float(test_loss), float(test_acc)
-    path = str(store.models_dir / f"run-{run.id}.keras")
+    # A name no other run can have (the id alone repeats across stores sharing a folder, or after
+    # a store is replaced), written under a temporary name and renamed, so no reader ever sees a
+    # half-written model and no file another run owns is overwritten.
+    token = secrets.token_hex(4)
+    path = str(store.models_dir / f"run-{run.id}-{token}.keras")
+    tmp = str(store.models_dir / f".tmp-run-{run.id}-{token}.keras")
     try:
         store.models_dir.mkdir(parents=True, exist_ok=True)
-        model.save(path)
+        model.save(tmp)
+        os.rename(tmp, path)
     except OSError as exc:  # disk full, read-only or missing folder: keep the metrics, say why
         with contextlib.suppress(OSError):
-            os.remove(path)
+            os.remove(tmp)
         reason = exc.strerror or " ".join(str(exc).split())[:200]
         return ("failed", f"the run trained, but its model could not be saved to {path} ({reason}); "
                 "its metrics are kept. Free some disk space or point EXPLORER_STORE elsewhere.", final, None, cb)

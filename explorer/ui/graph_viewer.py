@@ -31,7 +31,11 @@ from explorer.render import (
     have_dot,
     layer_macs,
     max_depth,
+    needs_tiles,
+    png_tiles_zip,
     svg,
+    svg_size,
+    tile_grid,
     to_dot,
 )
 from explorer.ui.session import GraphKeys, graph_keys, widget
@@ -318,9 +322,21 @@ def downloads(dot_text: str, stem: str, *, key: str) -> None:
         return
     c2.download_button("⬇ SVG", lambda: cached_layout(dot_text, "svg"), f"{stem}.svg", "image/svg+xml",
                        key=widget("dl", "svg", key), on_click="ignore")
-    c3.download_button("⬇ PNG", lambda: cached_layout(dot_text, "png"), f"{stem}.png", "image/png",
-                       key=widget("dl", "png", key), on_click="ignore")
-    c4.caption("PNGs are capped at 12,000 px a side; prefer SVG for large graphs (sharp at any zoom).")
+    try:
+        w, h = svg_size(svg(dot_text))  # laid out already for the viewer (cached)
+    except ExplorerError:
+        w = h = 0.0
+    if needs_tiles(w, h):
+        cols, rows = tile_grid(w, h)
+        c3.download_button("⬇ PNG tiles", lambda: png_tiles_zip(dot_text, stem), f"{stem}-png-tiles.zip",
+                           "application/zip", key=widget("dl", "png", key), on_click="ignore")
+        c4.caption(f"This graph is too large for one readable PNG ({w * 96 / 72:,.0f} × {h * 96 / 72:,.0f} px "
+                   f"at 96 dpi): PNG comes as {cols * rows} full-size tiles in a ZIP. SVG shows it whole, "
+                   "sharp at any zoom; the block view fits one image.")
+    else:
+        c3.download_button("⬇ PNG", lambda: cached_layout(dot_text, "png"), f"{stem}.png", "image/png",
+                           key=widget("dl", "png", key), on_click="ignore")
+        c4.caption("PNG at 96 dpi; SVG stays sharp at any zoom.")
 
 
 def describe_hits(graph: ModelGraph, matches: list[str]) -> str:
