@@ -51,7 +51,7 @@ def _check_any(arch: str) -> None:
     assert b.total.params == g.total_params
     for view in ("blocks", "layers"):
         assert to_dot(g, view, macs={n.id: node_macs(n) for n in g.nodes}).startswith("digraph")
-    d = summary_dict(arch, "keras_app", None, g, depth=1)
+    d = summary_dict(arch, None, g, depth=1)
     assert d["grouping"] == expected and d["macs"] == b.macs
     assert all(r["receptive_field"] and r["jump"] for r in d["blocks"])
 
@@ -167,7 +167,7 @@ def test_unknown_input_size_is_refused_not_silently_small():
     g = extract(_fcn())
     b = budget(g)
     assert set(b.unknown_dims) >= {"c1", "c2"}
-    d = summary_dict("fcn", None, None, g)
+    d = summary_dict("fcn", None, g)
     assert d["macs"] is None and d["flops"] is None and "--input-size" in d["macs_refused"]
 
 
@@ -298,7 +298,7 @@ def test_random_functional_graphs_analyse_count_and_draw(program):
         dot = to_dot(g, view)
         assert dot.startswith("digraph") and dot.count("{") == dot.count("}")
     assert training_total(b, "adam").total > 0
-    summary_dict("random", None, None, g)
+    summary_dict("random", None, g)
 
 
 # --- independent counter: TensorFlow's profiler on every family ------------------------------

@@ -73,7 +73,7 @@ def test_cli_fields(capsys):
 def test_budget_page_shows_training_memory():
     from streamlit.testing.v1 import AppTest
 
-    from explorer.ui import state
+    from explorer.ui import session as state
 
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180)
     at.run()
