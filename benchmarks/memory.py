@@ -66,8 +66,9 @@ def main(argv: list[str]) -> int:
     """Print the estimate, the measured peak and their ratios per preset and batch."""
     import explorer  # noqa: F401
     from explorer.analysis import analyse
-    from explorer.budget import budget, human
+    from explorer.budget import budget
     from explorer.builders import resolve
+    from explorer.fmt import human
     from explorer.memory import training_total
 
     print(f"{'preset':<16} {'batch':>5} {'estimate':>10} {'peak':>10} {'peak/est':>9} "

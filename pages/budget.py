@@ -100,30 +100,6 @@ right.plotly_chart(charts.activation_memory(b, depth), width="stretch", key=widg
 st.caption("Colours follow the stage in every chart. Hover a bar or sector for its full name and value; "
            "the camera icon above a chart saves it as PNG.")
 
-st.subheader("Training memory")
-tm = training_total(b, optimizer)
-ok = fits(tm.total, memory_gb)
-m1, m2, m3, m4, m5 = st.columns(5)
-m1.metric(f"Training ×{batch} {dtype}", human(tm.total, "B"),
-          help="weights + gradients + optimizer slots + activations kept for the backward pass")
-m2.metric("Weights", human(tm.weights, "B"), help="float32 (float64 when training in float64)")
-m3.metric("Gradients", human(tm.gradients, "B"))
-m4.metric(f"Optimizer ({optimizer})", human(tm.optimizer, "B"))
-m5.metric("Activations", human(tm.activations, "B"))
-largest = max_batch(b, optimizer, memory_gb)
-verdict = (f"Fits in {memory_gb:g} GB" if ok else f"Does not fit in {memory_gb:g} GB") + (
-    f": the largest batch that fits is about {largest:,}." if largest else ": not even the weights and optimizer state fit.")
-(st.success if ok else st.error)(verdict)
-st.caption("An estimate: the framework's workspace and the runtime come on top (see the README for the ratio "
-           "measured against TensorFlow's allocator).")
-mem_rows = [
-    {"block": m.path, "training bytes": m.total, "weights bytes": m.weights, "gradients bytes": m.gradients,
-     "optimizer bytes": m.optimizer, "activations bytes": m.activations}
-    for m in training_memory(b, optimizer, depth)
-]
-st.dataframe(mem_rows, hide_index=True, width="stretch", key=widget("budget", "memory"),
-             column_config=columns(mem_rows))
-
 st.subheader("By block")
 rows = block_table(b, depth)
 paths = [r["block"] for r in rows]
@@ -153,3 +129,27 @@ st.dataframe(layer_rows, hide_index=True, width="stretch", key=widget("budget", 
              column_config=columns(layer_rows))
 st.download_button("Download these layers (CSV)", as_csv(layer_rows), f"{spec.slug}-layers.csv", "text/csv",
                    key=widget("budget", "csv_layers"), on_click="ignore", icon=":material/download:")
+
+st.subheader("Training memory")
+tm = training_total(b, optimizer)
+ok = fits(tm.total, memory_gb)
+m1, m2, m3, m4, m5 = st.columns(5)
+m1.metric(f"Training ×{batch} {dtype}", human(tm.total, "B"),
+          help="weights + gradients + optimizer slots + activations kept for the backward pass")
+m2.metric("Weights", human(tm.weights, "B"), help="float32 (float64 when training in float64)")
+m3.metric("Gradients", human(tm.gradients, "B"))
+m4.metric(f"Optimizer ({optimizer})", human(tm.optimizer, "B"))
+m5.metric("Activations", human(tm.activations, "B"))
+largest = max_batch(b, optimizer, memory_gb)
+verdict = (f"Fits in {memory_gb:g} GB" if ok else f"Does not fit in {memory_gb:g} GB") + (
+    f": the largest batch that fits is about {largest:,}." if largest else ": not even the weights and optimizer state fit.")
+(st.success if ok else st.error)(verdict)
+st.caption("An estimate: the framework's workspace and the runtime come on top (see the README for the ratio "
+           "measured against TensorFlow's allocator).")
+mem_rows = [
+    {"block": m.path, "training bytes": m.total, "weights bytes": m.weights, "gradients bytes": m.gradients,
+     "optimizer bytes": m.optimizer, "activations bytes": m.activations}
+    for m in training_memory(b, optimizer, depth)
+]
+st.dataframe(mem_rows, hide_index=True, width="stretch", key=widget("budget", "memory"),
+             column_config=columns(mem_rows))

@@ -334,11 +334,11 @@ def test_every_family_matches_tensorflow_profiler(tf_family_counts, family):
     assert tf["params"] == g.total_params
     # Conv and Dense exactly (TF: 2 FLOPs per multiply-accumulate, no bias). TF's profiler counts a
     # grouped Conv2D (ConvNeXt's depthwise 7x7, Conv2D(groups=C)) as 0, so those are left out here.
-    linear = sum(node_macs(n, fused_activation=False) for n in g.nodes
+    linear = sum(node_macs(n, fused_activation=False) for _, n in g.walk()  # nested: ConvNeXt's stem
                  if n.cls in LINEAR and int(n.config.get("groups") or 1) == 1)
     assert sum(tf["by_op"].get(op, 0) for op in TF_LINEAR_OPS) == 2 * linear
     # Windowed pooling: one op per window element in both.
-    pools = sum(node_macs(n) for n in g.nodes if "Pooling" in n.cls and "Global" not in n.cls)
+    pools = sum(node_macs(n) for _, n in g.walk() if "Pooling" in n.cls and "Global" not in n.cls)
     assert sum(tf["by_op"].get(op, 0) for op in ("MaxPool", "AvgPool")) == pools
     # Everything, element-wise conventions included (see explorer/budget.py): within 3%.
     assert abs(b.flops - tf["total"]) / tf["total"] < TOTAL_TOLERANCE, (b.flops, tf["total"])
