@@ -46,18 +46,21 @@ def analyse(spec: Spec) -> Analysis:
 
 
 @functools.lru_cache(maxsize=8)
-def _analyse_file(path: str, shown: str | None, _mtime: float, _size: int) -> Analysis:
+def _analyse_file(path: str, shown: str | None, _mtime: float, _size: int,
+                  input_size: tuple[int, ...] | None) -> Analysis:
     t0 = time.perf_counter()
-    graph = read_graph(path, shown)
+    graph = read_graph(path, shown, input_size=input_size)
     return Analysis(shown or os.path.basename(path), None, graph, time.perf_counter() - t0)
 
 
-def analyse_file(path: str, shown: str | None = None) -> Analysis:
+def analyse_file(path: str, shown: str | None = None, input_size: tuple[int, ...] | None = None) -> Analysis:
     """Read a saved model file's architecture in a sandbox (memoised per file version).
 
     Args:
         path: the file.
         shown: the name the user gave it (an upload's name), for the label and messages.
+        input_size: sizes for the inputs' unknown dimensions (``(224, 224)``), to count MACs of a
+            model saved with an input of ``(None, None, 3)``; None keeps the model as saved.
 
     Raises:
         DataError: a missing, malformed, oversize or unsafe file (one sentence).
@@ -67,15 +70,24 @@ def analyse_file(path: str, shown: str | None = None) -> Analysis:
         key = (st.st_mtime, st.st_size)
     except OSError:
         key = (0.0, 0)
-    return _analyse_file(os.path.abspath(path), shown, *key)
+    return _analyse_file(os.path.abspath(path), shown, *key, tuple(input_size) if input_size else None)
 
 
-def analyse_target(target: str, preset: str | None = None, overrides: dict[str, Any] | None = None) -> Analysis:
+def analyse_target(
+    target: str, preset: str | None = None, overrides: dict[str, Any] | None = None,
+    input_size: tuple[int, ...] | None = None,
+) -> Analysis:
     """Analyse a builder or preset name (with preset/overrides), or a saved model path.
 
     Raises:
-        ConfigError: bad names or values. DataError: a bad model file.
+        ConfigError: bad names or values, or an input size for a builder (whose config sets it).
+        DataError: a bad model file.
     """
     if looks_like_model_file(target) and not preset and not overrides:
-        return analyse_file(target)
+        return analyse_file(target, input_size=input_size)
+    if input_size:
+        from explorer.errors import ConfigError
+
+        raise ConfigError("--input-size applies to model files with an unknown input size; builders take "
+                          "--set input_shape=... instead.")
     return analyse(resolve(target, preset, overrides))

@@ -33,10 +33,38 @@ Counting conventions
   - data movement costs nothing: ``Concatenate``, ``Flatten``, ``Reshape``, ``Permute``,
     padding, cropping, dropout, ``UpSampling`` (nearest), input layers.
 
+  - ``LayerScale`` (ConvNeXt), ``CustomScaleLayer`` (InceptionResNetV2's ``a + b * scale``):
+    1 per element; ``RMSNormalization``: 2 per element.
+  - ``Resizing``: 4 per output element (bilinear and the other interpolations), nearest 0.
+
   Element-wise work is a few percent of a CNN's MACs; FLOPs are always ``2 * MACs``, so they
   overstate element-wise work by up to 2x, which is the usual trade for one simple rule.
+* **Keras ops** called on symbolic tensors (``x * gamma``, ``ops.add``, ``x @ w``; nodes with
+  ``op=True``):
+
+  - element-wise ops, binary (``add``, ``multiply``, ``maximum``, comparisons...) and unary
+    (``exp``, ``sqrt``, ``relu``, ``sigmoid``, ``softmax``...): 1 per output element;
+  - reductions (``mean``, ``sum``, ``max``...): 1 per input element;
+  - ``matmul``/``dot``: ``out_elements * K`` (K the contracted size, the first operand's last
+    dimension); ``einsum``: the product of the sizes of all its indices;
+  - data movement (``reshape``, ``transpose``, ``concatenate``, slicing, ``cast``...): 0.
+* **Recurrent layers**, per time step times the number of steps ``T`` (input ``(T, F)``,
+  ``U`` units): ``SimpleRNN`` ``U*(F+U) + U``; ``GRU`` ``3*U*(F+U) + 7*U`` (two sigmoid gates,
+  the reset product, tanh, the interpolation ``z*h + (1-z)*h~`` as 3); ``LSTM``
+  ``4*U*(F+U) + 8*U`` (three sigmoids, two tanh, ``f*c + i*g`` as 2, ``o*tanh(c)``).
+  ``Bidirectional``: twice the wrapped layer, plus 1 per output element for a ``sum``, ``mul``
+  or ``ave`` merge. ``TimeDistributed``: the wrapped layer's formula per step times ``T``.
+* **Attention** (``Tq``, ``Tv`` query and value positions): ``MultiHeadAttention`` with ``H``
+  heads, key size ``dk`` and value size ``dv``: projections ``Tq*dq*H*dk + Tv*dkey*H*dk +
+  Tv*dval*H*dv``, scores ``QK^T`` ``H*Tq*Tv*dk``, softmax ``H*Tq*Tv``, ``AV`` ``H*Tq*Tv*dv``,
+  output projection ``Tq*H*dv*d_out``. ``Attention`` (dot-product): ``2*Tq*Tv*d + Tq*Tv``;
+  ``EinsumDense``: the product of the output's and the contracted indices' sizes.
+* **Unknown sizes**: a ``None`` dimension other than the batch (an input of ``(None, None,
+  3)``) makes the per-example counts meaningless. Such layers are listed in
+  :attr:`Budget.unknown_dims`; the summary refuses the MAC count for them and asks for a size
+  (``summary --input-size 224,224`` re-traces the model at that size).
 * A shared layer's MACs are counted **per call** (``Node.calls``). A nested model's MACs are its
-  own graph's total per call. Layers without a formula (``Lambda``, attention, custom layers)
+  own graph's total per call. Layers without a formula (``Lambda``, custom layers, unknown ops)
   count 0 MACs and are listed in :attr:`Budget.uncounted`.
 * **Activations**: the elements of every output tensor of every call (the model's input
   included), per example; bytes = elements * batch size * bytes per element of the dtype.
@@ -77,7 +105,8 @@ _GLOBAL_POOL = {"GlobalAveragePooling1D", "GlobalAveragePooling2D", "GlobalAvera
                 "GlobalMaxPooling1D", "GlobalMaxPooling2D", "GlobalMaxPooling3D"}
 _ACTIVATIONS = {"Activation", "ReLU", "LeakyReLU", "PReLU", "ELU", "Softmax", "ThresholdedReLU"}
 _PER_ELEMENT = {"BatchNormalization": 1, "LayerNormalization": 3, "GroupNormalization": 3,
-                "UnitNormalization": 3, "Rescaling": 1, "Normalization": 1}
+                "UnitNormalization": 3, "Rescaling": 1, "Normalization": 1, "RMSNormalization": 2,
+                "LayerScale": 1, "CustomScaleLayer": 1}
 _MERGE_MINUS_ONE = {"Add", "Subtract", "Multiply", "Maximum", "Minimum"}
 _FREE = {"InputLayer", "Concatenate", "Flatten", "Reshape", "Permute", "Dropout", "SpatialDropout1D",
          "SpatialDropout2D", "SpatialDropout3D", "GaussianNoise", "GaussianDropout", "AlphaDropout",
@@ -85,6 +114,31 @@ _FREE = {"InputLayer", "Concatenate", "Flatten", "Reshape", "Permute", "Dropout"
          "ZeroPadding1D", "ZeroPadding2D", "ZeroPadding3D", "Cropping1D", "Cropping2D", "Cropping3D",
          "UpSampling1D", "UpSampling2D", "UpSampling3D"}
 _FUSED_ACTIVATION = _CONV | _CONV_T | _DEPTHWISE | _SEPARABLE | {"Dense"}
+_RNN = {"SimpleRNN": (1, 1), "GRU": (3, 7), "LSTM": (4, 8)}  # (matmul gates, element-wise ops per unit)
+_LAYER_FORMULAS = {"MultiHeadAttention", "Attention", "EinsumDense", "Bidirectional", "TimeDistributed", "Resizing"}
+
+# Keras ops (nodes with op=True), by class name.
+_OP_BINARY = {"Add", "Subtract", "Multiply", "Divide", "DivideNoNan", "TrueDivide", "FloorDivide", "Power",
+              "Maximum", "Minimum", "Fmax", "Fmin", "Mod", "Fmod", "Arctan2", "Hypot", "Equal", "NotEqual",
+              "Greater", "GreaterEqual", "Less", "LessEqual", "LogicalAnd", "LogicalOr", "LogicalXor",
+              "Logaddexp", "Logaddexp2", "Where", "Heaviside", "Ldexp", "Nextafter"}
+_OP_UNARY = {"Abs", "Absolute", "Fabs", "Negative", "Square", "Sqrt", "Rsqrt", "Reciprocal", "Exp", "Exp2", "Expm1",
+             "Log", "Log1p", "Log2", "Log10", "Sin", "Cos", "Tan", "Tanh", "Sinh", "Cosh", "Arcsin", "Arccos",
+             "Arctan", "Arcsinh", "Arccosh", "Arctanh", "Sign", "Round", "Floor", "Ceil", "Trunc", "Clip", "Erf",
+             "Erfc", "Erfinv", "Cbrt", "LogicalNot", "NanToNum", "Isnan", "Isinf", "Isfinite", "Relu", "Relu6",
+             "Sigmoid", "SparseSigmoid", "Softplus", "Softsign", "Silu", "LogSigmoid", "LeakyRelu", "HardSigmoid",
+             "HardSilu", "Elu", "Selu", "Gelu", "Celu", "Glu", "HardTanh", "Softmax", "LogSoftmax", "Squareplus",
+             "TanhShrink", "SoftShrink", "HardShrink", "Threshold", "SparsePlus", "Sparsemax"}
+_OP_REDUCE = {"Sum", "Mean", "Max", "Min", "Amax", "Amin", "Prod", "Std", "Var", "Logsumexp", "Argmax", "Argmin",
+              "Cumsum", "Cumprod", "Any", "All", "CountNonzero", "Moments", "Median", "Nanmean", "Nansum",
+              "Nanmax", "Nanmin", "Ptp", "Trace"}
+_OP_FREE = {"Reshape", "Transpose", "Swapaxes", "Moveaxis", "Squeeze", "ExpandDims", "Concatenate", "Stack",
+            "Hstack", "Vstack", "Dstack", "Split", "ArraySplit", "Hsplit", "Vsplit", "Dsplit", "GetItem", "Slice",
+            "Take", "TakeAlongAxis", "Tile", "Repeat", "BroadcastTo", "Pad", "Flip", "Fliplr", "Flipud", "Roll",
+            "Ravel", "Cast", "SaturateCast", "ConvertToTensor", "StopGradient", "Copy", "Unstack", "ZerosLike",
+            "OnesLike", "FullLike", "EmptyLike", "View", "Array", "Rot90", "DepthToSpace", "SpaceToDepth",
+            "Tril", "Triu", "Size", "Ndim", "Diagonal", "Identity"}
+_OP_CONTRACT = {"Matmul", "Dot", "Einsum", "Tensordot", "Inner", "Outer", "Vdot"}
 
 
 def elements(shape: Shape | None) -> int:
@@ -135,6 +189,8 @@ def call_macs(node: Node, call: Call, fused_activation: bool = True) -> int:
     Returns:
         Multiply-accumulates of that call; 0 for layers without a formula.
     """
+    if node.op:
+        return _op_macs(node, call)
     cls, cfg = node.cls, node.config
     ins, outs = call.input_shapes, call.output_shapes
     out = sum(elements(s) for s in outs)
@@ -168,18 +224,133 @@ def call_macs(node: Node, call: Call, fused_activation: bool = True) -> int:
         macs = (len(ins) - 1) * out
     elif cls == "Average":
         macs = len(ins) * out
+    elif cls == "Dot" and ins:
+        axes = cfg.get("axes", -1)
+        axis = axes[0] if isinstance(axes, list) else axes
+        macs = max(out, 1) * (_dim(ins[0][axis]) if len(ins[0]) > 1 else 1)
+    elif cls in _RNN and ins:
+        macs = _rnn_macs(cls, cfg, ins[0])
+    elif cls == "Bidirectional" and ins:
+        inner = cfg.get("inner", {})
+        macs = 2 * _rnn_macs(inner.get("cls", ""), inner, ins[0])
+        macs += out if cfg.get("merge_mode") in ("sum", "mul", "ave") else 0
+    elif cls == "TimeDistributed" and ins and outs:
+        inner = cfg.get("inner", {})
+        steps = _dim(ins[0][1]) if len(ins[0]) > 1 else 1
+        step = Call(tuple((s[0], *s[2:]) for s in ins), tuple((s[0], *s[2:]) for s in outs))
+        inner_node = Node(id=node.id, cls=inner.get("cls", ""), block=node.block, calls=(step,),
+                          trainable_params=0, non_trainable_params=0, config=inner)
+        macs = steps * call_macs(inner_node, step, fused_activation)
+    elif cls == "MultiHeadAttention" and ins and outs:
+        macs = _mha_macs(cfg, ins, outs[0])
+    elif cls == "Attention" and ins and outs:
+        q, v = ins[0], ins[1] if len(ins) > 1 else ins[0]
+        tq, tv, d = _positions(q), _positions(v), _dim(q[-1])
+        macs = 2 * tq * tv * d + tq * tv
+    elif cls == "EinsumDense" and ins and outs:
+        macs = _einsum_dense_macs(str(cfg.get("equation", "")), ins[0], outs[0])
+    elif cls == "Resizing":
+        macs = 0 if cfg.get("interpolation") == "nearest" else 4 * out
     if fused_activation and cls in _FUSED_ACTIVATION and cfg.get("activation") not in (None, "linear"):
         macs += out
     return macs
 
 
+def _dim(d: int | None) -> int:
+    return d if d else 1
+
+
+def _positions(shape: Shape) -> int:
+    """Positions of a (batch, ..., features) tensor: the product of its middle dimensions."""
+    return math.prod(_dim(d) for d in shape[1:-1]) if len(shape) > 2 else 1
+
+
+def _rnn_macs(cls: str, cfg: dict[str, Any], shape: Shape) -> int:
+    """A recurrent layer over a ``(batch, T, F)`` input (see the module docstring)."""
+    if cls not in _RNN or len(shape) < 3:
+        return 0
+    gates, elementwise = _RNN[cls]
+    units = int(cfg.get("units") or 0)
+    steps, features = _dim(shape[1]), _dim(shape[-1])
+    return steps * (gates * units * (features + units) + elementwise * units)
+
+
+def _mha_macs(cfg: dict[str, Any], ins: tuple[Shape, ...], out: Shape) -> int:
+    """MultiHeadAttention: projections, QK^T, softmax, AV, output projection."""
+    q = ins[0]
+    v = ins[1] if len(ins) > 1 else q
+    k = ins[2] if len(ins) > 2 else v
+    heads = int(cfg.get("num_heads") or 1)
+    dk = int(cfg.get("key_dim") or 1)
+    dv = int(cfg.get("value_dim") or dk)
+    tq, tv = _positions(q), _positions(v)
+    d_out = _dim(out[-1])
+    projections = tq * _dim(q[-1]) * heads * dk + tv * _dim(k[-1]) * heads * dk + tv * _dim(v[-1]) * heads * dv
+    attention = heads * tq * tv * dk + heads * tq * tv + heads * tq * tv * dv
+    return projections + attention + tq * heads * dv * d_out
+
+
+def _einsum_dense_macs(equation: str, inp: Shape, out: Shape) -> int:
+    """EinsumDense ``ab,bc->ac``: the output's size times the contracted indices' sizes."""
+    try:
+        lhs, out_idx = equation.split("->")
+        in_idx, kernel_idx = lhs.split(",")
+    except ValueError:
+        return 0
+    sizes = {c: _dim(d) for c, d in zip(in_idx[1:], inp[1:], strict=False)}
+    contracted = [c for c in in_idx if c in kernel_idx and c not in out_idx]
+    return elements(out) * math.prod(sizes.get(c, 1) for c in contracted)
+
+
+def _op_macs(node: Node, call: Call) -> int:
+    """MACs of a Keras op called on symbolic tensors (see the module docstring)."""
+    cls = node.cls
+    out = sum(elements(s) for s in call.output_shapes)
+    if cls in _OP_BINARY or cls in _OP_UNARY:
+        return out
+    if cls in _OP_REDUCE:
+        return sum(elements(s) for s in call.input_shapes)
+    if cls in _OP_CONTRACT:
+        operands = [tuple(o) for o in node.config.get("operands", [])]
+        if cls == "Einsum":
+            return _einsum_macs(str(node.config.get("subscripts", "")), operands)
+        if cls in ("Outer",):
+            return out
+        first = operands[0] if operands else (call.input_shapes[0] if call.input_shapes else ())
+        return out * (_dim(first[-1]) if first else 1)
+    return 0
+
+
+def _einsum_macs(subscripts: str, operands: list[tuple]) -> int:
+    """``einsum``: the product of the sizes of all its indices (batch ``None`` counts 1)."""
+    lhs = subscripts.replace(" ", "").split("->")[0]
+    sizes: dict[str, int] = {}
+    for idx, shape in zip(lhs.split(","), operands, strict=False):
+        for c, d in zip(idx, shape, strict=False):
+            if c.isalpha():
+                sizes[c] = max(sizes.get(c, 1), _dim(d))
+    return math.prod(sizes.values()) if sizes else 0
+
+
+def unknown_dims(node: Node) -> bool:
+    """True when a call of the layer has a ``None`` dimension other than the batch."""
+    return any(d is None for c in node.calls for s in (*c.input_shapes, *c.output_shapes) for d in s[1:])
+
+
 def counted(node: Node) -> bool:
     """True when :func:`node_macs` has a formula for this layer's class (or it is a nested model)."""
+    if node.op:
+        return node.cls in _KNOWN_OPS
+    if node.cls in ("Bidirectional", "TimeDistributed"):
+        inner = node.config.get("inner", {}).get("cls", "")
+        return inner in _RNN if node.cls == "Bidirectional" else inner in _KNOWN
     return node.children is not None or node.cls in _KNOWN
 
 
 _KNOWN = (_CONV | _CONV_T | _DEPTHWISE | _SEPARABLE | _POOL | _GLOBAL_POOL | _ACTIVATIONS
-          | set(_PER_ELEMENT) | _MERGE_MINUS_ONE | _FREE | {"Dense", "Average"})
+          | set(_PER_ELEMENT) | _MERGE_MINUS_ONE | _FREE | set(_RNN) | _LAYER_FORMULAS
+          | {"Dense", "Average", "Dot"})
+_KNOWN_OPS = _OP_BINARY | _OP_UNARY | _OP_REDUCE | _OP_FREE | _OP_CONTRACT
 
 
 def node_macs(node: Node, fused_activation: bool = True) -> int:
@@ -243,6 +414,8 @@ class LayerBudget:
         activations: output elements over all calls.
         output_shape: the first output shape of the first call.
         counted: False when no MAC formula exists for its class (its MACs are 0).
+        unknown: True when a shape has an unknown (None) dimension besides the batch, so its
+            per-example MACs and activations are not meaningful.
     """
 
     id: str
@@ -255,6 +428,7 @@ class LayerBudget:
     activations: int
     output_shape: Shape | None
     counted: bool = True
+    unknown: bool = False
 
     @property
     def params(self) -> int:
@@ -369,6 +543,15 @@ class Budget:
         """Layer classes without a MAC formula (counted as 0), sorted."""
         return tuple(sorted({la.cls for la in self.layers if not la.counted}))
 
+    @property
+    def unknown_dims(self) -> tuple[str, ...]:
+        """Layers whose shapes have an unknown (None) dimension besides the batch, in graph order.
+
+        When not empty, per-example MACs and activations are not meaningful (unknown sizes count
+        as 1); fix the input size (``summary --input-size``) to count them.
+        """
+        return tuple(la.id for la in self.layers if la.unknown)
+
     @cached_property
     def max_depth(self) -> int:
         """The deepest block path's number of parts."""
@@ -460,6 +643,7 @@ def budget(graph: ModelGraph, batch_size: int = 1, dtype: str = DEFAULT_DTYPE) -
                 activations=node_activations(n),
                 output_shape=outs[0] if outs else None,
                 counted=counted(n),
+                unknown=unknown_dims(n),
             )
         )
     return Budget(graph.name, tuple(layers), graph.total_params, batch_size, dtype)

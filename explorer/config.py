@@ -122,6 +122,17 @@ def _show(value: Any, limit: int = 40) -> str:
     return text if len(text) <= limit else f"{text[:limit - 3]}... ({len(text):,} characters)"
 
 
+def _choices_text(value: str, choices: tuple, shown: int = 10) -> str:
+    """All the choices, or for a long list the closest ones first and a count (one short line)."""
+    if len(choices) <= shown:
+        return ", ".join(choices)
+    import difflib
+
+    close = difflib.get_close_matches(value.lower(), choices, n=3, cutoff=0.5)
+    first = list(dict.fromkeys([*close, *choices]))[:shown]
+    return f"{', '.join(first)}, ... ({len(choices)} in all)"
+
+
 def _check_number(name: str, value: Any, spec: FieldSpec) -> None:
     if (spec.min is not None and value < spec.min) or (spec.max is not None and value > spec.max):
         raise ConfigError(f"{name} {_show(value)} is out of range; it must be {_describe_range(spec)}.")
@@ -161,9 +172,7 @@ def check_value(info: FieldInfo, value: Any) -> Any:
         if not isinstance(value, str):
             raise ConfigError(f"{name} must be text, not {_show(value)}.")
         if spec.choices is not None and value not in spec.choices:
-            raise ConfigError(
-                f"{name} {value[:60]!r} is not allowed; choose one of: {', '.join(spec.choices)}."
-            )
+            raise ConfigError(f"{name} {value[:60]!r} is not allowed; choose one of: {_choices_text(value, spec.choices)}.")
         return value
     # int tuple
     if isinstance(value, list):

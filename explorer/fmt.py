@@ -40,8 +40,8 @@ def format_count(n: int) -> str:
 
 
 def format_shape(shape: Shape | None) -> str:
-    """``(None, 32, 32, 16)`` -> ``32x32x16`` (the batch dimension dropped)."""
+    """``(None, 32, 32, 16)`` -> ``32x32x16`` (the batch dimension dropped; unknown sizes ``?``)."""
     if not shape:
         return "-"
     dims = shape[1:] if shape[0] is None else shape
-    return "x".join(str(d) for d in dims) or "scalar"
+    return "x".join("?" if d is None else str(d) for d in dims) or "scalar"

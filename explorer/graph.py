@@ -3,37 +3,38 @@
 This is the only module that reads Keras internals (inbound nodes, tensor history). Everything
 downstream (render, budget, charts, CLI) consumes :class:`ModelGraph` and never imports Keras.
 
-Blocks: a layer's block path comes, in order of preference, from
-1. its ``keras.name_scope`` path (``layer.path == "stage2/block3/stage2_block3_1_conv"``),
-2. the Keras naming convention (``conv3_block2_1_conv`` -> ``conv3/block2``, ``pool2_conv`` ->
-   ``pool2``, ``stem_conv`` -> ``stem``), used when most layers follow it,
-3. nested sub-models (each one a block),
-4. else every layer is its own block (flat).
+Every operation of the functional graph becomes a node: layers, and the Keras ops a model calls
+on symbolic tensors (``x * gamma``, ``ops.add(a, b)``, ``x @ w``), which have no weights and are
+marked ``op=True`` (their class is the op's, e.g. ``Multiply``).
+
+Blocks come from :mod:`explorer.grouping`: name scopes, else the naming conventions of the
+Keras Applications families, else nested sub-models, else the graph's structure, else flat.
 Input layers form the block ``input``.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from explorer.errors import GraphError
+from explorer.fmt import format_shape
+from explorer.grouping import INPUT_BLOCK, OpInfo, assign_blocks  # noqa: F401  (INPUT_BLOCK re-exported)
 
 Shape = tuple[int | None, ...]
 
 MERGE_CLASSES = frozenset(
     {"Add", "Concatenate", "Multiply", "Average", "Maximum", "Minimum", "Subtract", "Dot"}
 )
-INPUT_BLOCK = "input"
 
 # Config keys worth keeping (JSON-friendly values only).
 _CONFIG_KEYS = (
     "filters", "kernel_size", "strides", "padding", "dilation_rate", "groups", "depth_multiplier",
     "units", "activation", "use_bias", "rate", "pool_size", "axis", "momentum", "epsilon",
     "target_shape", "size", "cropping", "negative_slope", "alpha", "data_format", "keepdims",
-    "output_padding", "center", "scale", "dims", "n", "num_heads", "key_dim",
+    "output_padding", "center", "scale", "dims", "n", "axes", "num_heads", "key_dim", "value_dim",
+    "return_sequences", "merge_mode", "interpolation", "subscripts", "equation",
 )
 
 
@@ -59,6 +60,7 @@ class Node:
         config: a JSON-friendly subset of ``layer.get_config()`` (filters, kernel_size, ...).
         summary: a short human description of that config (``64 3x3 /2 relu``).
         children: the graph of a nested model, else None.
+        op: True for a Keras op called on symbolic tensors (no weights, not a layer).
     """
 
     id: str
@@ -70,6 +72,7 @@ class Node:
     config: dict[str, Any] = field(hash=False, compare=True)
     summary: str = ""
     children: ModelGraph | None = None
+    op: bool = False
 
     @property
     def params(self) -> int:
@@ -131,7 +134,8 @@ class ModelGraph:
         total_params: ``model.count_params()``.
         trainable_params: elements of the model's trainable weights.
         non_trainable_params: elements of the model's non-trainable weights.
-        grouping: how blocks were found: ``scopes``, ``names``, ``submodels`` or ``flat``.
+        grouping: how blocks were found: ``scopes``, ``names``, ``submodels``, ``structure`` or
+            ``flat`` (see :mod:`explorer.grouping`).
     """
 
     name: str
@@ -201,7 +205,24 @@ def _config(layer: Any) -> dict[str, Any]:
         v = _jsonable(v)
         if v is not None:
             out[key] = v
+    inner = getattr(layer, "forward_layer", None) or getattr(layer, "layer", None)
+    if inner is not None and inner is not layer and hasattr(inner, "_inbound_nodes"):
+        # Wrappers (Bidirectional, TimeDistributed): the wrapped layer's class and config.
+        out["inner"] = {"cls": type(inner).__name__, **_config(inner)}
     return out
+
+
+def _operands(node: Any) -> list[list[int | None]]:
+    """Shapes of every array argument of an op's call (tensors, variables, constants), in order."""
+    shapes = []
+    for arg in getattr(node.arguments, "_flat_arguments", ()):
+        shape = getattr(arg, "shape", None)
+        if shape is not None and not isinstance(arg, (str, bytes)):
+            try:
+                shapes.append([None if d is None else int(d) for d in shape])
+            except TypeError:
+                continue
+    return shapes
 
 
 def _dims(v: Any) -> str:
@@ -261,18 +282,6 @@ def _functional(model: Any) -> Any:
     return model
 
 
-_BLOCK_RE = re.compile(r"^([a-z]+\d*)_((?:block|layer)\d+)_")
-_GROUP_RE = re.compile(r"^((?:conv|pool|stage|dense|transition|block)\d+|stem|head)_")
-
-
-def _name_block(name: str) -> str | None:
-    m = _BLOCK_RE.match(name)
-    if m:
-        return f"{m.group(1)}/{m.group(2)}"
-    m = _GROUP_RE.match(name)
-    return m.group(1) if m else None
-
-
 def _scope_block(layer: Any) -> str | None:
     # The name scope the layer was called in (layers without weights have no ``path``).
     parent = getattr(layer, "_parent_path", None)
@@ -282,50 +291,61 @@ def _scope_block(layer: Any) -> str | None:
     return path.rsplit("/", 1)[0] if path and "/" in path else None
 
 
-def _assign_blocks(layers: list[Any]) -> tuple[list[str], str]:
-    """Block path of each layer (same order), and the grouping that produced them."""
-    is_input = [type(la).__name__ == "InputLayer" for la in layers]
-    body = [la for la, inp in zip(layers, is_input, strict=True) if not inp]
-    scoped = [_scope_block(la) for la in layers]
-    if body and sum(s is not None for s, inp in zip(scoped, is_input, strict=True) if not inp) * 2 >= len(body):
-        found, grouping = scoped, "scopes"
-    else:
-        named = [_name_block(la.name) for la in layers]
-        if body and sum(n is not None for n, inp in zip(named, is_input, strict=True) if not inp) * 2 >= len(body):
-            found, grouping = named, "names"
-        elif any(_is_model(la) for la in body):
-            found = [la.name if _is_model(la) else None for la in layers]
-            grouping = "submodels"
-        else:
-            return [INPUT_BLOCK if inp else la.name for la, inp in zip(layers, is_input, strict=True)], "flat"
-    # Fill the gaps: before the first found block -> stem, after the last -> head,
-    # in between -> the block of the previous layer.
-    known = [i for i, b in enumerate(found) if b is not None and not is_input[i]]
-    first, last = (known[0], known[-1]) if known else (len(layers), -1)
-    out: list[str] = []
-    prev = "stem"
-    for i, (b, inp) in enumerate(zip(found, is_input, strict=True)):
-        if inp:
-            out.append(INPUT_BLOCK)
-            continue
-        if b is None:
-            if grouping == "submodels":
-                b = layers[i].name
-            elif i < first:
-                b = "stem"
-            elif i > last:
-                b = "head"
-            else:
-                b = prev
-        out.append(b)
-        prev = b
-    return out, grouping
-
-
 def _is_model(layer: Any) -> bool:
     import keras
 
     return isinstance(layer, keras.Model)
+
+
+def _read(fm: Any) -> tuple[list, list[Edge], list[OpInfo], list[tuple[int, int]]]:
+    """The operations of a functional graph with their calls, the edges, and grouping's inputs."""
+    import keras
+
+    operations = list(fm.operations)
+    own_nodes = fm._nodes  # keys f"{id(op)}_ib-{node_index}" of the calls in this graph
+    index = {op.name: i for i, op in enumerate(operations)}
+
+    raw = []  # (op, calls, op_edges, first keras node)
+    edges: list[Edge] = []
+    for op in operations:
+        calls = []
+        first = None
+        for k, node in enumerate(op._inbound_nodes):
+            if f"{id(op)}_ib-{k}" not in own_nodes:
+                continue
+            first = first or node
+            call_index = len(calls)
+            ins = tuple(_shape(t) for t in node.input_tensors)
+            outs = tuple(_shape(t) for t in node.output_tensors)
+            calls.append(Call(ins, outs))
+            for pos, t in enumerate(node.input_tensors):
+                hist = t._keras_history
+                edges.append(Edge(hist.operation.name, op.name, _shape(t), hist.tensor_index, pos, call_index))
+        cls = type(op).__name__
+        if cls == "InputLayer" and not calls:
+            calls.append(Call((), (_shape(op.output),)))
+        raw.append((op, cls, calls, first))
+
+    infos = [
+        OpInfo(
+            name=op.name,
+            cls=cls,
+            scope=_scope_block(op) if isinstance(op, keras.layers.Layer) else None,
+            is_input=cls == "InputLayer",
+            is_model=_is_model(op),
+            in_shape=calls[0].input_shapes[0] if calls and calls[0].input_shapes else None,
+            out_shape=calls[0].output_shapes[0] if calls and calls[0].output_shapes else None,
+        )
+        for op, cls, calls, _ in raw
+    ]
+    pairs = [(index[e.src], index[e.dst]) for e in edges if e.src in index and e.dst in index]
+    return raw, edges, infos, pairs
+
+
+def grouping_inputs(model: Any) -> tuple[list[OpInfo], list[tuple[int, int]]]:
+    """What :func:`explorer.grouping.assign_blocks` gets for ``model`` (for benchmarks and tests)."""
+    _, _, infos, pairs = _read(_functional(model))
+    return infos, pairs
 
 
 def extract(model: Any) -> ModelGraph:
@@ -335,47 +355,36 @@ def extract(model: Any) -> ModelGraph:
         model: a built ``keras.Model``; weights need not be initialised.
 
     Returns:
-        The model's graph: one node per layer, one edge per tensor connection.
+        The model's graph: one node per layer or op, one edge per tensor connection.
 
     Raises:
         GraphError: for models without a functional graph.
     """
+    import keras
+
     fm = _functional(model)
-    layers = list(fm.layers)
-    own_nodes = fm._nodes  # keys f"{id(layer)}_ib-{node_index}" of the calls in this graph
-    blocks, grouping = _assign_blocks(layers)
+    raw, edges, infos, pairs = _read(fm)
+    blocks, grouping = assign_blocks(infos, pairs)
 
     nodes: list[Node] = []
-    edges: list[Edge] = []
-    for layer, block in zip(layers, blocks, strict=True):
-        calls = []
-        for k, node in enumerate(layer._inbound_nodes):
-            if f"{id(layer)}_ib-{k}" not in own_nodes:
-                continue
-            call_index = len(calls)
-            ins = tuple(_shape(t) for t in node.input_tensors)
-            outs = tuple(_shape(t) for t in node.output_tensors)
-            calls.append(Call(ins, outs))
-            for pos, t in enumerate(node.input_tensors):
-                hist = t._keras_history
-                edges.append(Edge(hist.operation.name, layer.name, _shape(t), hist.tensor_index, pos, call_index))
-        cls = type(layer).__name__
-        if cls == "InputLayer" and not calls:
-            out_shape = _shape(layer.output)
-            calls.append(Call((), (out_shape,)))
-        config = _config(layer)
-        children = extract(layer) if _is_model(layer) else None
+    for (op, cls, calls, first), block in zip(raw, blocks, strict=True):
+        is_op = not isinstance(op, keras.layers.Layer)
+        config = _config(op)
+        if is_op and first is not None:
+            config["operands"] = _operands(first)
+        children = extract(op) if _is_model(op) else None
         nodes.append(
             Node(
-                id=layer.name,
+                id=op.name,
                 cls=cls,
                 block=block,
                 calls=tuple(calls),
-                trainable_params=_count(layer.trainable_weights),
-                non_trainable_params=_count(layer.non_trainable_weights),
+                trainable_params=_count(getattr(op, "trainable_weights", ())),
+                non_trainable_params=_count(getattr(op, "non_trainable_weights", ())),
                 config=config,
                 summary=config_summary(cls, config),
                 children=children,
+                op=is_op,
             )
         )
     inputs = tuple(t._keras_history.operation.name for t in _flat(fm.inputs))
@@ -391,6 +400,67 @@ def extract(model: Any) -> ModelGraph:
         non_trainable_params=_count(model.non_trainable_weights),
         grouping=grouping,
     )
+
+
+MAX_INPUT_SIZE = 8192
+
+
+def parse_input_size(text: str | tuple | list | None) -> tuple[int, ...] | None:
+    """``"224,224"`` -> ``(224, 224)``; None stays None.
+
+    Raises:
+        ConfigError: anything but whole numbers from 1 to 8192, separated by commas.
+    """
+    from explorer.errors import ConfigError
+
+    if text is None or text == "":
+        return None
+    parts = text.split(",") if isinstance(text, str) else list(text)
+    try:
+        size = tuple(int(str(p).strip()) for p in parts)
+    except ValueError:
+        size = ()
+    if not size or any(not 1 <= d <= MAX_INPUT_SIZE for d in size):
+        raise ConfigError(
+            f"input size {text!r} is not allowed; give the unknown dimensions as whole numbers from 1 to "
+            f"{MAX_INPUT_SIZE} separated by commas, e.g. 224,224."
+        )
+    return size
+
+
+def with_input_size(model: Any, size: tuple[int, ...]) -> Any:
+    """The same model traced at a fixed input size: its inputs' unknown (None) dimensions, after
+    the batch, become ``size`` in order. Weights are not copied (analysis only).
+
+    Raises:
+        ConfigError: the model has no unknown dimensions, or ``size`` gives another number of them.
+    """
+    import keras
+
+    from explorer.errors import ConfigError
+
+    fm = _functional(model)
+    shapes = [tuple(t.shape[1:]) for t in _flat(fm.inputs)]
+    unknown = sum(d is None for s in shapes for d in s)
+    if unknown == 0:
+        raise ConfigError(
+            f"input size applies to inputs of unknown size, and {model.name}'s input size is fixed "
+            f"({', '.join(format_shape((None, *s)) for s in shapes)})."
+        )
+    if len(size) != unknown:
+        raise ConfigError(
+            f"input size {','.join(map(str, size))} gives {len(size)} dimensions but {model.name}'s inputs have "
+            f"{unknown} unknown ({', '.join(format_shape((None, *s)).replace('None', '?') for s in shapes)})."
+        )
+    it = iter(size)
+    new_inputs = [keras.Input(tuple(next(it) if d is None else d for d in s), name=t.name if hasattr(t, "name") else None)
+                  for s, t in zip(shapes, _flat(fm.inputs), strict=True)]
+    from explorer.keras_compat import skip_tensorflow_probe
+
+    skip_tensorflow_probe()  # clone_model serializes configs: keep TensorFlow out on the numpy backend
+    with keras.StatelessScope(initialize_variables=False):
+        clone = keras.models.clone_model(fm, input_tensors=new_inputs if len(new_inputs) > 1 else new_inputs[0])
+    return clone
 
 
 def _flat(x: Any) -> list:

@@ -7,7 +7,7 @@ the graph reader and the class allowlist are ready before any child forks.
 from __future__ import annotations
 
 import explorer  # noqa: F401  (the analysis backend, before Keras loads)
-from explorer.graph import ModelGraph, extract
+from explorer.graph import ModelGraph, extract, with_input_size
 from explorer.keras_compat import skip_tensorflow_probe
 from explorer.model_check import allowed_classes, check_config, read_h5_config, read_keras_config, rebuild
 
@@ -15,12 +15,13 @@ skip_tensorflow_probe()
 allowed_classes()  # computed once in the fork server, inherited by every child
 
 
-def read_graph(path: str, shown: str) -> ModelGraph:
+def read_graph(path: str, shown: str, input_size: tuple[int, ...] | None = None) -> ModelGraph:
     """Check a model file and return its graph (runs in the sandboxed child).
 
     Args:
         path: the stored file (``.keras``, ``.h5`` or ``.hdf5``).
         shown: the file name the user gave, for messages.
+        input_size: sizes for the inputs' unknown dimensions (:func:`explorer.graph.with_input_size`).
 
     Raises:
         DataError: any refusal, naming ``shown``.
@@ -39,6 +40,8 @@ def read_graph(path: str, shown: str) -> ModelGraph:
         text = " ".join(str(exc).split())
         text = text.split(" Full object config:")[0].split(" Received: config=")[0]
         raise DataError(f"model file {shown} could not be rebuilt: {text[:200]}") from None
+    if input_size:
+        model = with_input_size(model, tuple(input_size))  # ConfigError: one sentence, passed through
     try:
         return extract(model)
     except GraphError as exc:

@@ -82,29 +82,32 @@ def check_model_file(path: str | os.PathLike, shown: str | None = None, max_byte
     return shown
 
 
-def read_graph(path: str | os.PathLike, shown: str | None = None, timeout: float | None = None) -> Any:
+def read_graph(path: str | os.PathLike, shown: str | None = None, timeout: float | None = None,
+               input_size: tuple[int, ...] | None = None) -> Any:
     """The architecture of a model file as a :class:`~explorer.graph.ModelGraph`, read in a sandbox.
 
     Args:
         path: the file.
         shown: the name the user gave (an upload's name; stored uploads are named by content).
         timeout: wall seconds for the child (default ``EXPLORER_SANDBOX_TIMEOUT_S`` or 60).
+        input_size: sizes for the inputs' unknown dimensions (the model is re-traced at them).
 
     Raises:
         DataError: any refusal, one sentence naming ``shown``.
     """
-    graph, _ = read_graph_measured(path, shown, timeout)
+    graph, _ = read_graph_measured(path, shown, timeout, input_size)
     return graph
 
 
-def read_graph_measured(path: str | os.PathLike, shown: str | None = None,
-                        timeout: float | None = None) -> tuple[Any, dict[str, float]]:
+def read_graph_measured(path: str | os.PathLike, shown: str | None = None, timeout: float | None = None,
+                        input_size: tuple[int, ...] | None = None) -> tuple[Any, dict[str, float]]:
     """:func:`read_graph` plus the child's figures (``seconds``, ``peak_bytes``), for benchmarks."""
     from explorer import sandbox
     from explorer.inspect_child import read_graph as child_read_graph
 
     shown = check_model_file(path, shown)
-    return sandbox.run(child_read_graph, str(Path(path).resolve()), shown, what=f"model file {shown}", timeout=timeout)
+    return sandbox.run(child_read_graph, str(Path(path).resolve()), shown, input_size, what=f"model file {shown}",
+                       timeout=timeout)
 
 
 def load_model_file(path: str | os.PathLike, shown: str | None = None, max_bytes: int | None = None) -> Any:

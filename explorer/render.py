@@ -292,7 +292,8 @@ def _layer_lines(node: Node, macs: Mapping[str, int] | None, prefix: str = "") -
     return lines
 
 
-def _layer_attrs(node: Node, macs: Mapping[str, int] | None, is_output: bool, prefix: str = "") -> dict[str, str]:
+def _layer_attrs(node: Node, macs: Mapping[str, int] | None, is_output: bool, prefix: str = "",
+                 field: str = "") -> dict[str, str]:
     cat = category(node)
     a = {"label": _label(_layer_lines(node, macs, prefix)), "fillcolor": _q(CATEGORIES[cat])}
     if cat == "merge":
@@ -302,8 +303,25 @@ def _layer_attrs(node: Node, macs: Mapping[str, int] | None, is_output: bool, pr
         a["style"] = '"filled"'
     if is_output:
         a["penwidth"] = "2.2"
-    a["tooltip"] = _q(f"{prefix}{node.id} ({node.cls}) in {node.block}")
+    a["tooltip"] = _q(f"{prefix}{node.id} ({node.cls}{', op' if node.op else ''}) in {node.block}"
+                      + (f" · {field}" if field else ""))
     return a
+
+
+def _field_texts(graph: ModelGraph) -> tuple[dict[str, str], dict[str, str]]:
+    """Receptive-field texts for tooltips: per layer id and per block path (any depth)."""
+    try:
+        from explorer.receptive import block_fields, receptive_fields, spatial_rank
+    except ImportError:
+        return {}, {}
+    if not spatial_rank(graph):
+        return {}, {}
+    fields = receptive_fields(graph)
+    blocks: dict[str, str] = {}
+    for depth in range(1, max_depth(graph) + 1):
+        for path, f in block_fields(graph, fields, depth).items():
+            blocks.setdefault(path, f.text())
+    return {k: f.text() for k, f in fields.items()}, blocks
 
 
 def _legend(categories: Iterable[str], has_residual: bool, has_dense: bool) -> str:
@@ -379,6 +397,7 @@ class _DotWriter:
         self.styles = styles or {}
         self.expand = tuple(opts.expand)
         self.shown = display_ids(graph, opts)
+        self.layer_fields, self.block_field_texts = _field_texts(graph)
         self.root = _Cluster("", "")
         self.edges_out: list[str] = []
         self.used_categories: list[str] = []
@@ -433,7 +452,8 @@ class _DotWriter:
                 continue
             self.used_categories.append(category(n))
             self.shown_layers += not n.is_input
-            attrs = self._styled(did, _layer_attrs(n, self.macs, n.id in outputs, prefix))
+            field = self.layer_fields.get(n.id, "") if top else ""
+            attrs = self._styled(did, _layer_attrs(n, self.macs, n.id in outputs, prefix, field))
             target.lines.append(f"{_q(did)} {_attrs(attrs)};")
             ports[n.id] = (lambda _i, d=did: d, lambda _j, d=did: d)
         for path, members in blocks_seen.items():
@@ -460,7 +480,8 @@ class _DotWriter:
             " · ".join(tail),
             f"{sub} blocks · {count}" if sub > 1 else count,
         ]
-        a = {"label": _label(lines), "fillcolor": _q(BLOCK_FILL), "tooltip": _q(path)}
+        field = self.block_field_texts.get(path)
+        a = {"label": _label(lines), "fillcolor": _q(BLOCK_FILL), "tooltip": _q(path + (f" · {field}" if field else ""))}
         if any(m.id in outputs for m in members):
             a["penwidth"] = "2.2"
         return a

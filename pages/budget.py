@@ -10,6 +10,7 @@ from explorer.analysis import analyse
 from explorer.budget import DTYPES, block_table, budget, layer_table
 from explorer.errors import ExplorerError
 from explorer.fmt import human
+from explorer.memory import DEFAULT_OPTIMIZER, OPTIMIZER_SLOTS, fits, max_batch, training_memory, training_total
 from explorer.ui.nav import through_app
 from explorer.ui.session import Session, widget
 
@@ -56,6 +57,12 @@ with st.sidebar:
     st.subheader("Activation memory")
     batch = st.number_input("Batch size", min_value=1, max_value=65536, value=1, step=1, key=widget("budget", "batch"))
     dtype = st.selectbox("dtype", list(DTYPES), key=widget("budget", "dtype"))
+    st.subheader("Training memory")
+    optimizer = st.selectbox("Optimizer", list(OPTIMIZER_SLOTS), index=list(OPTIMIZER_SLOTS).index(DEFAULT_OPTIMIZER),
+                             key=widget("budget", "optimizer"),
+                             help="optimizer slots per trainable weight: Adam 2, SGD with momentum 1, SGD 0")
+    memory_gb = st.number_input("Memory (GB)", min_value=0.5, max_value=1024.0, value=16.0, step=0.5,
+                                key=widget("budget", "gb"), help="the accelerator's (or machine's) memory, in GiB")
     st.subheader("Blocks")
     levels = {"stages": 1, "blocks": None}
     many = len(a.graph.blocks()) > 30  # long bar charts: start from stages
@@ -122,3 +129,27 @@ st.dataframe(layer_rows, hide_index=True, width="stretch", key=widget("budget", 
              column_config=columns(layer_rows))
 st.download_button("Download these layers (CSV)", as_csv(layer_rows), f"{spec.slug}-layers.csv", "text/csv",
                    key=widget("budget", "csv_layers"), on_click="ignore", icon=":material/download:")
+
+st.subheader("Training memory")
+tm = training_total(b, optimizer)
+ok = fits(tm.total, memory_gb)
+m1, m2, m3, m4, m5 = st.columns(5)
+m1.metric(f"Training ×{batch} {dtype}", human(tm.total, "B"),
+          help="weights + gradients + optimizer slots + activations kept for the backward pass")
+m2.metric("Weights", human(tm.weights, "B"), help="float32 (float64 when training in float64)")
+m3.metric("Gradients", human(tm.gradients, "B"))
+m4.metric(f"Optimizer ({optimizer})", human(tm.optimizer, "B"))
+m5.metric("Activations", human(tm.activations, "B"))
+largest = max_batch(b, optimizer, memory_gb)
+verdict = (f"Fits in {memory_gb:g} GB" if ok else f"Does not fit in {memory_gb:g} GB") + (
+    f": the largest batch that fits is about {largest:,}." if largest else ": not even the weights and optimizer state fit.")
+(st.success if ok else st.error)(verdict)
+st.caption("An estimate: the framework's workspace and the runtime come on top (see the README for the ratio "
+           "measured against TensorFlow's allocator).")
+mem_rows = [
+    {"block": m.path, "training bytes": m.total, "weights bytes": m.weights, "gradients bytes": m.gradients,
+     "optimizer bytes": m.optimizer, "activations bytes": m.activations}
+    for m in training_memory(b, optimizer, depth)
+]
+st.dataframe(mem_rows, hide_index=True, width="stretch", key=widget("budget", "memory"),
+             column_config=columns(mem_rows))

@@ -14,7 +14,9 @@ from explorer.analysis import analyse_file
 from explorer.budget import block_table, budget
 from explorer.errors import ExplorerError
 from explorer.fmt import human
+from explorer.graph import parse_input_size
 from explorer.model_io import max_model_bytes
+from explorer.summary import refusal
 from explorer.ui import graph_viewer as gv
 from explorer.ui.access import unlocked
 from explorer.ui.nav import through_app
@@ -49,11 +51,27 @@ except ExplorerError as exc:
 
 g = a.graph
 b = budget(g)
+refused = refusal(g, b.unknown_dims)
+if refused:
+    st.warning("This model's input size is unknown, so its MACs and activations cannot be counted. "
+               "Give a size to count them at that size.")
+    size_text = st.text_input("Input size (the unknown dimensions, e.g. 224,224)", key=widget("inspect", "size"))
+    if size_text:
+        try:
+            with st.spinner("Tracing the model at that size..."):
+                a = analyse_file(str(path), upload.name, parse_input_size(size_text))
+        except ExplorerError as exc:
+            st.error(str(exc))
+        else:
+            g = a.graph
+            b = budget(g)
+            refused = refusal(g, b.unknown_dims)
 st.subheader(f"{upload.name} — {g.name}")
 c1, c2, c3, c4 = st.columns(4)
 c1.metric("Total params", f"{g.total_params:,}")
 c2.metric("Trainable", f"{g.trainable_params:,}")
-c3.metric("MACs", human(b.total.macs), help=f"{b.total.macs:,} multiply-accumulates per example")
+c3.metric("MACs", "unknown" if refused else human(b.total.macs),
+          help=refused or f"{b.total.macs:,} multiply-accumulates per example")
 c4.metric("Layers", f"{len(g.nodes):,}")
 st.caption(f"Blocks found by: {g.grouping}.")
 

@@ -315,7 +315,7 @@ def test_budget_page_follows_build_spec_and_controls():
     after = {m.label: m.value for m in at.metric}
     assert act_label not in after and "Activations ×16 float16" in after
     assert after["Activations ×16 float16"] != metrics[act_label]
-    assert len(at.dataframe) == 2
+    assert len(at.dataframe) == 3  # blocks, layers of a block, training memory
     blocks = at.dataframe[0].value
     assert int(blocks["MACs"].sum()) == b.macs and int(blocks["params"].sum()) == b.total.params
     at.radio(key="budget:level").set_value("stages").run()

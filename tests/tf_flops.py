@@ -1,7 +1,8 @@
 """Independent FLOP count: TensorFlow's profiler on the same model (run in its own process).
 
 Usage: ``KERAS_BACKEND=tensorflow python tests/tf_flops.py PRESET [PRESET ...]`` prints one JSON
-object ``{preset: {"total": flops, "by_op": {op_type: flops}, "params": n}}``. The model is built
+object ``{preset: {"total": flops, "by_op": {op_type: flops}, "params": n}}``. A name
+``BUILDER:ARCH`` (``keras_app:mobilenetv2``) means that builder with ``arch=ARCH``. The model is built
 by the same registry on Keras's TensorFlow backend, traced for one example in inference mode
 (``training=False``), and counted by ``tf.compat.v1.profiler`` with the ``float_operation`` view.
 The test process runs Keras on the numpy backend, so it calls this script as a subprocess.
@@ -19,14 +20,24 @@ os.environ["KERAS_BACKEND"] = "tensorflow"
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
+def target_spec(name: str):
+    """``resnet20`` -> that preset; ``keras_app:mobilenetv2`` -> that builder with ``arch=mobilenetv2``."""
+    from explorer.builders import resolve
+
+    if ":" in name:
+        builder, arch = name.split(":", 1)
+        return resolve(builder, overrides={"arch": arch})
+    return resolve(name)
+
+
 def count(preset: str) -> dict:
     """Build ``preset`` on TensorFlow and count the float operations of one inference."""
     import tensorflow as tf
     from tensorflow.python.profiler import tfprof_logger
 
-    from explorer.builders import build_model, resolve
+    from explorer.builders import build_model
 
-    spec = resolve(preset)
+    spec = target_spec(preset)
     model = build_model(spec, weights=True)
     shape = [1, *model.inputs[0].shape[1:]]
     fn = tf.function(lambda x: model(x, training=False))

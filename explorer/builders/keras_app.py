@@ -1,7 +1,9 @@
-"""`keras_app`: the Keras Applications ResNets and DenseNets, untrained by default.
+"""`keras_app`: every Keras Applications model (all 14 families), untrained by default.
 
-Their layers follow Keras's own naming (``conv3_block2_1_conv``), which the graph groups into
-blocks (``conv3/block2``).
+Presets exist for the ResNets and DenseNets; every other model is an ``arch`` choice
+(``--set arch=mobilenetv2``). Blocks come from each family's naming convention
+(``conv3_block2_1_conv`` -> ``conv3/block2``, ``block4b_...`` -> ``block4/block4b``) or, for the
+Inception families, from the graph's structure (:mod:`explorer.grouping`).
 """
 
 from __future__ import annotations
@@ -23,7 +25,30 @@ ARCHS = {
     "densenet121": "DenseNet121",
     "densenet169": "DenseNet169",
     "densenet201": "DenseNet201",
+    "vgg16": "VGG16",
+    "vgg19": "VGG19",
+    "xception": "Xception",
+    "inceptionv3": "InceptionV3",
+    "inceptionresnetv2": "InceptionResNetV2",
+    "mobilenet": "MobileNet",
+    "mobilenetv2": "MobileNetV2",
+    "mobilenetv3small": "MobileNetV3Small",
+    "mobilenetv3large": "MobileNetV3Large",
+    "nasnetmobile": "NASNetMobile",
+    "nasnetlarge": "NASNetLarge",
+    **{f"efficientnetb{i}": f"EfficientNetB{i}" for i in range(8)},
+    **{f"efficientnetv2{v.lower()}": f"EfficientNetV2{v}" for v in ("B0", "B1", "B2", "B3", "S", "M", "L")},
+    **{f"convnext{v.lower()}": f"ConvNeXt{v}" for v in ("Tiny", "Small", "Base", "Large", "XLarge")},
 }
+FAMILIES = {  # one model per family of keras.applications (the smallest), for tests and benchmarks
+    "resnet": "resnet50", "resnetv2": "resnet50v2", "densenet": "densenet121", "vgg": "vgg16",
+    "xception": "xception", "inceptionv3": "inceptionv3", "inceptionresnetv2": "inceptionresnetv2",
+    "mobilenet": "mobilenet", "mobilenetv2": "mobilenetv2", "mobilenetv3": "mobilenetv3small",
+    "nasnet": "nasnetmobile", "efficientnet": "efficientnetb0", "efficientnetv2": "efficientnetv2b0",
+    "convnext": "convnexttiny",
+}
+# Smallest input side each model accepts (Keras's own checks); 32 for the others.
+MIN_SIDE = {"inceptionv3": 75, "inceptionresnetv2": 75, "xception": 71}
 
 # Parameter counts of Keras's own models at 224x224x3 with 1000 classes.
 KERAS_PARAMS = {
@@ -44,22 +69,24 @@ class KerasAppConfig:
     """Config of a Keras Applications model."""
 
     arch: str = field("resnet50", "Which Keras Applications model.", choices=tuple(ARCHS))
-    input_shape: tuple[int, ...] = field((224, 224, 3), "Input height, width, channels (3 channels; at least 32x32).", min=1, max=2048, length=(3,))
+    input_shape: tuple[int, ...] = field((224, 224, 3), "Input height, width, channels (3 channels; at least 32x32, 75x75 for Inception, 71x71 for Xception).", min=1, max=2048, length=(3,))
     num_classes: int = field(1000, "Number of output classes.", min=2, max=100000)
     weights: str = field("none", "Initial weights: none (random) or imagenet (downloads; needs 1000 classes).", choices=("none", "imagenet"))
 
     def __post_init__(self) -> None:
         validate_fields(self)
         h, w, c = self.input_shape
-        if min(h, w) < 32:
-            raise ConfigError(f"input_shape {h}x{w} is too small: Keras Applications need at least 32x32.")
+        side = MIN_SIDE.get(self.arch, 32)
+        if min(h, w) < side:
+            raise ConfigError(f"input_shape {h}x{w} is too small: {ARCHS[self.arch]} needs at least {side}x{side}.")
         if c != 3:
             raise ConfigError(f"input_shape has {c} channels; Keras Applications take 3 (RGB).")
         if self.weights == "imagenet" and self.num_classes != 1000:
             raise ConfigError(f"num_classes {self.num_classes} does not match imagenet weights, which need 1000.")
 
 
-@register("keras_app", KerasAppConfig, "Keras Applications ResNet50/101/152 (v1, v2) and DenseNet121/169/201.")
+@register("keras_app", KerasAppConfig, "Keras Applications: ResNet, DenseNet, VGG, Inception, Xception, MobileNet, "
+          "NASNet, EfficientNet, ConvNeXt.")
 def build(cfg: KerasAppConfig) -> keras.Model:
     """Build the Keras Applications model described by ``cfg``."""
     fn = getattr(keras.applications, ARCHS[cfg.arch])
@@ -82,6 +109,6 @@ add_presets(
     "keras_app",
     [
         (arch, f"Keras Applications {cls} (weights=None).", {"arch": arch}, KERAS_PARAMS[arch], 0.0)
-        for arch, cls in ARCHS.items()
+        for arch, cls in ARCHS.items() if arch in KERAS_PARAMS
     ],
 )

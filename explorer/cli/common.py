@@ -36,7 +36,10 @@ def analyse_args(args: argparse.Namespace) -> Analysis:
 
         raise ConfigError("--preset and --set apply to builders, not to a saved model file.")
     overrides = overrides_for(args.builder, args.preset, args.assignments)
-    return analyse_target(args.builder, args.preset, overrides)
+    from explorer.graph import parse_input_size
+
+    size = parse_input_size(getattr(args, "input_size", None))
+    return analyse_target(args.builder, args.preset, overrides, size)
 
 
 def print_json(obj: Any) -> None:

@@ -6,6 +6,8 @@ import argparse
 
 from explorer.budget import DEFAULT_DTYPE, DTYPES, check_batch_dtype
 from explorer.cli.common import add_target_args, analyse_args, print_json
+from explorer.graph import parse_input_size
+from explorer.memory import DEFAULT_OPTIMIZER, OPTIMIZER_SLOTS, check_optimizer
 from explorer.summary import check_depth, summary_dict, summary_text
 
 
@@ -34,6 +36,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("summary", help="parameter totals, MACs and blocks of an architecture")
     add_target_args(p)
     add_budget_args(p)
+    p.add_argument("--optimizer", default=DEFAULT_OPTIMIZER, metavar="OPT",
+                   help=f"optimizer for the training-memory estimate: {', '.join(OPTIMIZER_SLOTS)} "
+                        f"(default {DEFAULT_OPTIMIZER})")
+    p.add_argument("--input-size", default=None, metavar="H,W",
+                   help="sizes for a model file's unknown input dimensions (e.g. 224,224), to count its MACs")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=run)
 
@@ -41,10 +48,13 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     """Print the summary as text or JSON."""
     check_budget_args(args)
+    check_optimizer(args.optimizer)
+    parse_input_size(args.input_size)
     a = analyse_args(args)
     if args.json:
         print_json(summary_dict(a.label, a.spec, a.graph, depth=args.depth, batch_size=args.batch_size,
-                                dtype=args.dtype))
+                                dtype=args.dtype, optimizer=args.optimizer))
     else:
-        print(summary_text(a.label, a.graph, depth=args.depth, batch_size=args.batch_size, dtype=args.dtype))
+        print(summary_text(a.label, a.graph, depth=args.depth, batch_size=args.batch_size, dtype=args.dtype,
+                           optimizer=args.optimizer))
     return 0
