@@ -36,7 +36,7 @@ PROBE = ("import runpy, sys\n"
          "sys.argv = ['explorer'] + sys.argv[1:]\n"
          "try:\n    runpy.run_module('explorer', run_name='__main__')\n"
          "except SystemExit:\n    pass\n"
-         "sys.stderr.write('HEAVY ' + ','.join(m for m in %r if m in sys.modules) + '\\n')\n" % (HEAVY,))
+         f"sys.stderr.write('HEAVY ' + ','.join(m for m in {HEAVY!r} if m in sys.modules) + '\\n')\n")
 
 
 def run_once(argv: list[str], cwd: Path, probe: bool = False) -> tuple[float, float, str]:
