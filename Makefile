@@ -1,10 +1,11 @@
-# Quick start:  make run   (set up and start the app)   |   make test   (set up and run the tests)
+# Quick start:  make run   (set up and serve the app)   |   make test   (set up and run the tests)
+#               make dev   (the app with Streamlit's file watcher: edits rerun it)
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PORT ?= 8501
 
-.PHONY: run test setup setup-dev system-deps lint bench clean
+.PHONY: run dev test setup setup-dev system-deps lint bench clean
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -26,7 +27,11 @@ system-deps:
 
 run: setup
 	@command -v dot >/dev/null || bash scripts/system-deps.sh graphviz || echo "graphviz not installed: graphs fall back to plain DOT"
-	$(VENV)/bin/streamlit run app.py --server.port $(PORT)
+	$(PY) -m explorer.serve --server.port $(PORT)
+
+# Development: source edits rerun the app (the served app does not watch its files, see .streamlit/config.toml).
+dev: setup
+	$(VENV)/bin/streamlit run app.py --server.port $(PORT) --server.fileWatcherType auto --server.runOnSave true
 
 test: setup-dev system-deps
 	$(PY) -m pytest
