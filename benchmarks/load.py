@@ -20,7 +20,9 @@ on the same server once warm), ``warm100`` (100 more), ``mix`` (30 sessions on t
 on another fresh server right after its health check), ``mixwarm`` (the same 30 again on that
 server once warm). "Warm" is: after the served server's warm-up has ended (its log line), or
 after a first round for the ``before`` server. For each: p50/p95/max ready time, sessions rendered, server CPU seconds per
-session (user+system of the server and its graphviz children, during the case).
+session (user+system of the server and its graphviz children, during the case), and the
+machine's 1-minute load average at the end of the case (on a shared machine, wall times grow with
+it; CPU per session does not).
 
 Usage: python benchmarks/load.py [--servers before,served] [--cases fresh,warm,warm100,mix,mixwarm]
                                  [--sessions 30] [--preset resnet56] [--clients ws|browser]
@@ -142,12 +144,14 @@ async def batch(url: str, pid: int, names: list[str], expected: dict[str, str], 
             results = await asyncio.gather(*(browser_session(browser, url, n, expected[n], timeout) for n in names))
             await browser.close()
     wall, cpu = time.perf_counter() - t0, cpu_seconds(pid) - cpu0
+    load = os.getloadavg()[0]  # the machine's 1-minute load: other work shares the cores
     times = sorted(r[1] for r in results if r[1] is not None)
     return {
         "sessions": len(names), "presets": len(set(names)), "ok": sum(r[2] == "ok" for r in results),
         "failures": [r for r in results if r[2] != "ok"][:3], "wall": wall, "cpu": cpu,
         "p50": statistics.median(times) if times else float("nan"),
         "p95": p95(times) if times else float("nan"), "max": times[-1] if times else float("nan"),
+        "load": load,
     }
 
 
@@ -220,14 +224,15 @@ def main() -> None:
     print(f"\n{a.clients} sessions on the Build page, {os.cpu_count()} cores; one preset: {a.preset}; "
           f"mix: {a.sessions} sessions on {min(a.sessions, len(PRESETS))} presets")
     print(f"{'case':<9} {'server':<7} {'sessions':>8} {'ok':>4} {'p50 s':>6} {'p95 s':>6} {'max s':>6} "
-          f"{'CPU s/session':>13} {'peak MB':>8}  goal p95")
+          f"{'CPU s/session':>13} {'peak MB':>8} {'load':>5}  goal p95")
     for case in cases:
         for kind in servers:
             r = results[kind].get(case)
             if not r:
                 continue
             print(f"{case:<9} {kind:<7} {r['sessions']:>8} {r['ok']:>4} {r['p50']:>6.1f} {r['p95']:>6.1f} "
-                  f"{r['max']:>6.1f} {r['cpu'] / r['sessions']:>13.2f} {r['peak_mb']:>8.0f}  <= {GOALS[case]:g}")
+                  f"{r['max']:>6.1f} {r['cpu'] / r['sessions']:>13.2f} {r['peak_mb']:>8.0f} {r['load']:>5.1f}  "
+                  f"<= {GOALS[case]:g}")
             if r["failures"]:
                 print(f"          failures: {r['failures']}")
         if len(servers) == 2 and all(case in results[k] for k in servers):

@@ -21,11 +21,11 @@ import sys
 import threading
 import time
 
-from explorer.ui import state
+from explorer.ui.session import DEFAULT_PRESET
 
 # The default preset first (every new session opens it), then the presets classes open most;
 # then the others, in the registry's order.
-COMMON = (state.DEFAULT_PRESET, "resnet20", "resnet56", "resnet110", "densenet-40-12", "ynet",
+COMMON = (DEFAULT_PRESET, "resnet20", "resnet56", "resnet110", "densenet-40-12", "ynet",
           "resnet50", "densenet121")
 YIELD_MAX_S = 30.0  # the longest the warm-up waits for sessions before its next preset
 
@@ -67,13 +67,15 @@ def warm(names: list[str]) -> dict[str, float]:
     A preset that fails (an unknown name in ``EXPLORER_WARMUP``, graphviz missing) is logged and
     skipped: warming never stops the server.
     """
+    from explorer import keras_compat
     from explorer.analysis import analyse
-    from explorer.builders import keras_ready, resolve
+    from explorer.builders import resolve
     from explorer.render import have_dot, svg
     from explorer.ui.graph_viewer import default_dot
 
     t0 = time.perf_counter()
-    keras_ready()
+    keras_compat.skip_tensorflow_probe()  # imports Keras (numpy backend), never TensorFlow
+    keras_compat.guard_clear_session()  # as app.py does: Streamlit clears Keras's session after each run
     import pandas  # noqa: F401  (st.dataframe's, imported by the first table otherwise)
     import plotly.graph_objects  # noqa: F401  (the charts')
     import pyarrow  # noqa: F401
