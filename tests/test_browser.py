@@ -38,8 +38,10 @@ def no_exception(page) -> None:
 @pytest.mark.parametrize("path", PAGES)
 def test_every_page_renders(page, app_url, artifacts, path):
     page.goto(f"{app_url}/{path}")
-    page.locator("h1").first.wait_for(timeout=120_000)  # the page's script has drawn its title
-    wait_app_idle(page, timeout=120_000)  # ... and finished
+    # Generous bounds: a page's first run on a shared 2-core machine can take minutes (Compare
+    # analyses two architectures and imports plotly); each wait ends as soon as its condition holds.
+    page.locator("h1").first.wait_for(timeout=240_000)  # the page's script has drawn its title
+    wait_app_idle(page, timeout=240_000)  # ... and finished
     no_exception(page)
     page.screenshot(path=str(artifacts / f"page-{path or 'home'}.png"))
 
