@@ -12,6 +12,7 @@ import os
 import pytest
 
 from explorer.builders import build_model, resolve
+from explorer.training.scheduler import Scheduler
 from tests import hostile_files
 from tests.conftest import streamlit_server, wait_app_idle
 
@@ -120,6 +121,10 @@ def test_presentation_mode_on_a_projector(browser, app_url, artifacts):
 
 
 def test_a_tiny_run_shows_a_growing_curve_and_stop_stops_it(page, app_url, artifacts):
+    from explorer.training.store import RunStore
+
+    store = RunStore(str(artifacts / "browser-runs.sqlite"))  # the app_url server's store
+    run_id = max((r.id for r in store.runs(limit=1)), default=0) + 1  # the run this test launches
     page.goto(f"{app_url}/train?builder=cnn&conv_layers=1&filters=4")
     page.get_by_role("button", name="Launch").wait_for(timeout=90_000)
     wait_app_idle(page)
@@ -128,27 +133,32 @@ def test_a_tiny_run_shows_a_growing_curve_and_stop_stops_it(page, app_url, artif
     epochs.press("Enter")
     wait_app_idle(page)
     page.get_by_role("button", name="Launch").click()
-    page.get_by_text("`running`").or_(page.get_by_text("running")).first.wait_for(timeout=120_000)
+    try:
+        # This run's live row ("#7 cnn · ... — `running`" with its Epoch and Step metrics), never an
+        # earlier run's: the store outlives test sessions. Training moves it forward by construction
+        # (500 epochs, no time budget); the bounds are generous because the end of an epoch
+        # (validation, a first trace) or a busy machine can hold it for seconds.
+        row_js = ("() => { const rows = [...document.querySelectorAll('[data-testid=\"stHorizontalBlock\"]')]"
+                  f".filter(r => r.innerText.includes('#{run_id} ') && r.querySelector('[data-testid=\"stMetric\"]'));"
+                  " return rows.length ? rows[rows.length - 1].innerText.replace(/\\s+/g, ' ') : ''; }")
 
-    # Where the run is, as the live view shows it: "Epoch 1/500 Step 12/57". Training moves it
-    # forward by construction (500 epochs, no time budget); the bounds are generous because the
-    # end of an epoch (validation, a first trace) or a busy machine can hold it for seconds.
-    progress_js = ("() => [...document.querySelectorAll('[data-testid=\"stMetric\"]')]"
-                   ".filter(m => /^(Epoch|Step)/.test(m.innerText)).map(m => m.innerText.replace(/\\s+/g, ' ')).join(' ')")
+        def progress(text: str) -> tuple[int, int]:
+            words = text.split()  # "... Epoch 1/500 Step 12/57 ..."
+            epoch, step = words[words.index("Epoch") + 1], words[words.index("Step") + 1]
+            return int(epoch.split("/")[0].replace(",", "")), int(step.split("/")[0].replace(",", ""))
 
-    def progress(text: str) -> tuple[int, int]:
-        words = text.split()  # "Epoch 1/500 Step 12/57"
-        epoch, step = words[words.index("Epoch") + 1], words[words.index("Step") + 1]
-        return int(epoch.split("/")[0].replace(",", "")), int(step.split("/")[0].replace(",", ""))
-
-    page.wait_for_function(f"() => / Step [1-9]/.test(({progress_js})())", timeout=180_000)  # started
-    shown = page.evaluate(progress_js)
-    page.wait_for_function(f"() => ({progress_js})() !== {json.dumps(shown)}", timeout=120_000)
-    assert progress(page.evaluate(progress_js)) > progress(shown)  # it keeps moving: a later step or epoch
-    assert page.locator(".js-plotly-plot .scatterlayer .trace").count() >= 1
-    no_exception(page)
-    page.screenshot(path=str(artifacts / "train-live.png"))
-    page.get_by_role("button", name="Stop").click()
-    page.get_by_text("stopped", exact=False).first.wait_for(timeout=120_000)
-    no_exception(page)
-    page.screenshot(path=str(artifacts / "train-stopped.png"))
+        page.wait_for_function(f"() => / Step [1-9]/.test(({row_js})())", timeout=240_000)  # running
+        shown = page.evaluate(row_js)
+        assert "running" in shown
+        page.wait_for_function(f"() => ({row_js})() !== {json.dumps(shown)}", timeout=120_000)
+        assert progress(page.evaluate(row_js)) > progress(shown)  # it keeps moving: a later step or epoch
+        assert page.locator(".js-plotly-plot .scatterlayer .trace").count() >= 1
+        no_exception(page)
+        page.screenshot(path=str(artifacts / "train-live.png"))
+        page.get_by_role("button", name="Stop").click()
+        page.wait_for_function(f"() => ({row_js})().includes('stopped')", timeout=120_000)
+        no_exception(page)
+        page.screenshot(path=str(artifacts / "train-stopped.png"))
+    finally:  # a failed test must not leave its worker training 500 epochs after the server is gone
+        if (run := store.get(run_id)) is not None and run.active:
+            Scheduler(store).stop(run_id)
