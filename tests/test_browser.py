@@ -138,20 +138,23 @@ def test_a_tiny_run_shows_a_growing_curve_and_stop_stops_it(page, app_url, artif
         # earlier run's: the store outlives test sessions. Training moves it forward by construction
         # (500 epochs, no time budget); the bounds are generous because the end of an epoch
         # (validation, a first trace) or a busy machine can hold it for seconds.
-        row_js = ("() => { const rows = [...document.querySelectorAll('[data-testid=\"stHorizontalBlock\"]')]"
-                  f".filter(r => r.innerText.includes('#{run_id} ') && r.querySelector('[data-testid=\"stMetric\"]'));"
-                  " return rows.length ? rows[rows.length - 1].innerText.replace(/\\s+/g, ' ') : ''; }")
+        row = ("[...document.querySelectorAll('[data-testid=\"stHorizontalBlock\"]')]"
+               f".filter(r => r.innerText.includes('#{run_id} ') && r.querySelector('[data-testid=\"stMetric\"]'))"
+               ".slice(-1)")
+        row_js = f"() => {row}.map(r => r.innerText.replace(/\\s+/g, ' ')).join('')"  # "#7 cnn ... — running ..."
+        progress_js = (f"() => {row}.flatMap(r => [...r.querySelectorAll('[data-testid=\"stMetric\"]')])"
+                       ".map(m => m.innerText.replace(/\\s+/g, ' ')).filter(t => /^(Epoch|Step) /.test(t)).join(' ')")
 
         def progress(text: str) -> tuple[int, int]:
-            words = text.split()  # "... Epoch 1/500 Step 12/57 ..."
+            words = text.split()  # "Epoch 1/500 Step 12/57"
             epoch, step = words[words.index("Epoch") + 1], words[words.index("Step") + 1]
             return int(epoch.split("/")[0].replace(",", "")), int(step.split("/")[0].replace(",", ""))
 
-        page.wait_for_function(f"() => / Step [1-9]/.test(({row_js})())", timeout=240_000)  # running
-        shown = page.evaluate(row_js)
-        assert "running" in shown
-        page.wait_for_function(f"() => ({row_js})() !== {json.dumps(shown)}", timeout=120_000)
-        assert progress(page.evaluate(row_js)) > progress(shown)  # it keeps moving: a later step or epoch
+        page.wait_for_function(f"() => / Step [1-9]/.test(({progress_js})())", timeout=240_000)  # running
+        assert "running" in page.evaluate(row_js)
+        shown = page.evaluate(progress_js)
+        page.wait_for_function(f"() => ({progress_js})() !== {json.dumps(shown)}", timeout=120_000)
+        assert progress(page.evaluate(progress_js)) > progress(shown)  # it keeps moving: a later step or epoch
         assert page.locator(".js-plotly-plot .scatterlayer .trace").count() >= 1
         no_exception(page)
         page.screenshot(path=str(artifacts / "train-live.png"))
