@@ -126,13 +126,13 @@ def test_a_tiny_run_shows_a_growing_curve_and_stop_stops_it(page, app_url, artif
     store = RunStore(str(artifacts / "browser-runs.sqlite"))  # the app_url server's store
     run_id = max((r.id for r in store.runs(limit=1)), default=0) + 1  # the run this test launches
     page.goto(f"{app_url}/train?builder=cnn&conv_layers=1&filters=4")
-    page.get_by_role("button", name="Launch").wait_for(timeout=90_000)
+    page.get_by_role("button", name="Launch", exact=True).wait_for(timeout=90_000)
     wait_app_idle(page)
     epochs = page.get_by_label("Epochs", exact=True)
     epochs.fill("500")
     epochs.press("Enter")
     wait_app_idle(page)
-    page.get_by_role("button", name="Launch").click()
+    page.get_by_role("button", name="Launch", exact=True).click()
     try:
         # This run's live row ("#7 cnn · ... — `running`" with its Epoch and Step metrics), never an
         # earlier run's: the store outlives test sessions. Training moves it forward by construction
