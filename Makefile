@@ -1,10 +1,11 @@
-# Quick start:  make run   (set up and start the app)   |   make test   (set up and run the tests)
+# Quick start:  make run   (set up and serve the app)   |   make test   (set up and run the tests)
+#               make dev   (the app with Streamlit's file watcher: edits rerun it)
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PORT ?= 8501
 
-.PHONY: run run-ray test setup setup-dev setup-ray system-deps lint bench clean
+.PHONY: run run-ray dev test setup setup-dev setup-ray system-deps lint bench clean
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -32,11 +33,15 @@ system-deps:
 
 run: setup
 	@command -v dot >/dev/null || bash scripts/system-deps.sh graphviz || echo "graphviz not installed: graphs fall back to plain DOT"
-	$(VENV)/bin/streamlit run app.py --server.port $(PORT)
+	$(PY) -m explorer.serve --server.port $(PORT)
+
+# Development: source edits rerun the app (the served app does not watch its files, see .streamlit/config.toml).
+dev: setup
+	$(VENV)/bin/streamlit run app.py --server.port $(PORT) --server.fileWatcherType auto --server.runOnSave true
 
 # The app with runs on Ray: a local Ray instance, or the cluster at RAY_ADDRESS (auto, host:port, ray://host:port).
 run-ray: setup-ray
-	EXPLORER_EXECUTOR=ray EXPLORER_RAY_ADDRESS=$(RAY_ADDRESS) $(VENV)/bin/streamlit run app.py --server.port $(PORT)
+	EXPLORER_EXECUTOR=ray EXPLORER_RAY_ADDRESS=$(RAY_ADDRESS) $(PY) -m explorer.serve --server.port $(PORT)
 
 test: setup-dev system-deps
 	$(PY) -m pytest

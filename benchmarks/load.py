@@ -1,19 +1,31 @@
-"""Classroom load: N sessions open the Build page at once, each on another preset.
+"""Classroom load: N students open the Build page at once, on a fresh and on a warm server.
 
-Starts ``streamlit run app.py`` on a free loopback port and opens N sessions at the same moment
-(bounded: N sessions, one page each, a time limit), measuring for each the time until its page
-shows the preset's parameter count. Two kinds of client:
+Starts the app on a free loopback port and opens sessions at the same moment (bounded: N
+sessions, one page each, a time limit), measuring for each the time until its page is done.
+Sessions are Streamlit websocket clients speaking the app's own protocol (protobuf
+BackMsg/ForwardMsg): a session is ready when its script run finishes with the right parameter
+count and no exception element, so this measures the server as thirty laptops load it
+(``--clients browser`` opens Chromium tabs instead; on 2 cores the tabs then dominate).
 
-* ``ws`` (default): Streamlit websocket clients speaking the app's own protocol (protobuf
-  BackMsg/ForwardMsg): a session is ready when the script run finishes with the right metric and
-  no exception element. Measures the server, as thirty laptops would load it.
-* ``browser``: N Playwright contexts in one Debian Chromium. On this 2-core machine the thirty
-  tabs' rendering dominates, so this measures the browser more than the server.
+Two servers are compared in the same run, each case on a freshly started server, measured from
+the moment its health check answers:
 
-Prints p50/p95/max ready times, how many sessions rendered, the server's peak memory (VmHWM from
-/proc) and its CPU time. Loopback only.
+* ``before``: ``streamlit run app.py`` with the file watcher on (``fileWatcherType=auto``, the
+  default before issue 11) and no warm-up;
+* ``served``: ``python -m explorer.serve``, the README's run command (no file watcher, the
+  caches warmed in the background from start).
 
-Usage: python benchmarks/load.py [--sessions 30] [--clients ws|browser] [--preset NAME] [--timeout 300]
+Cases: ``fresh`` (30 sessions on one preset, right after the health check), ``warm`` (30 more
+on the same server once warm), ``warm100`` (100 more), ``mix`` (30 sessions on the 24 presets,
+on another fresh server right after its health check), ``mixwarm`` (the same 30 again on that
+server once warm). "Warm" is: after the served server's warm-up has ended (its log line), or
+after a first round for the ``before`` server. For each: p50/p95/max ready time, sessions rendered, server CPU seconds per
+session (user+system of the server and its graphviz children, during the case), and the
+machine's 1-minute load average at the end of the case (on a shared machine, wall times grow with
+it; CPU per session does not).
+
+Usage: python benchmarks/load.py [--servers before,served] [--cases fresh,warm,warm100,mix,mixwarm]
+                                 [--sessions 30] [--preset resnet56] [--clients ws|browser]
 """
 
 from __future__ import annotations
@@ -35,6 +47,13 @@ from explorer.analysis import analyse  # noqa: E402
 from explorer.builders import PRESETS, resolve  # noqa: E402
 from tests.conftest import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, streamlit_server  # noqa: E402
 
+SERVERS = {
+    "before": ([sys.executable, "-m", "streamlit", "run", "app.py", "--server.fileWatcherType", "auto"],
+               {"EXPLORER_WARMUP": "none"}),
+    "served": ([sys.executable, "-m", "explorer.serve"], {}),
+}
+GOALS = {"fresh": 5.0, "warm": 1.5, "warm100": 5.0, "mix": 8.0, "mixwarm": 8.0}  # p95 seconds, 2 cores
+
 
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time a process (and its waited-for children) used so far."""
@@ -51,7 +70,8 @@ def peak_rss_mb(pid: int) -> float:
     return float("nan")
 
 
-async def one_session(browser, url: str, preset: str, expected: str, timeout: float) -> tuple[str, float | None, str]:
+async def browser_session(browser, url: str, preset: str, expected: str, timeout: float) -> tuple[str, float | None, str]:
+    """One Chromium tab on the Build page of ``preset``."""
     ctx = await browser.new_context(viewport={"width": 1280, "height": 800})
     page = await ctx.new_page()
     t0 = time.perf_counter()
@@ -105,46 +125,120 @@ async def ws_session(url: str, preset: str, expected: str, timeout: float) -> tu
     return preset, ready, "ok" if expected in metrics else f"wrong page {metrics[:1]}"
 
 
-async def run(sessions: int, timeout: float, clients: str = "ws", preset: str | None = None) -> None:
-    names = [preset or list(PRESETS)[i % len(PRESETS)] for i in range(sessions)]
-    expected = {n: f"{analyse(resolve(n)).graph.total_params:,}" for n in set(names)}
-    with streamlit_server() as url:
-        from tests.conftest import _last_server_pid
+def p95(times: list[float]) -> float:
+    """The 95th percentile (nearest rank) of sorted times."""
+    return times[min(len(times) - 1, round(0.95 * (len(times) - 1)))]
 
-        pid = _last_server_pid()
-        base = peak_rss_mb(pid)
-        t0 = time.perf_counter()
-        if clients == "ws":
-            results = await asyncio.gather(*(ws_session(url, n, expected[n], timeout) for n in names))
-        else:
-            from playwright.async_api import async_playwright
 
-            async with async_playwright() as pw:
-                browser = await pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-                results = await asyncio.gather(*(one_session(browser, url, n, expected[n], timeout) for n in names))
-                await browser.close()
-        wall = time.perf_counter() - t0
-        peak = peak_rss_mb(pid)
-        server_cpu = cpu_seconds(pid)
+async def batch(url: str, pid: int, names: list[str], expected: dict[str, str], timeout: float,
+                clients: str) -> dict:
+    """Open one session per name at once; the figures of the batch."""
+    cpu0, t0 = cpu_seconds(pid), time.perf_counter()
+    if clients == "ws":
+        results = await asyncio.gather(*(ws_session(url, n, expected[n], timeout) for n in names))
+    else:
+        from playwright.async_api import async_playwright
+
+        async with async_playwright() as pw:
+            browser = await pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+            results = await asyncio.gather(*(browser_session(browser, url, n, expected[n], timeout) for n in names))
+            await browser.close()
+    wall, cpu = time.perf_counter() - t0, cpu_seconds(pid) - cpu0
+    load = os.getloadavg()[0]  # the machine's 1-minute load: other work shares the cores
     times = sorted(r[1] for r in results if r[1] is not None)
-    ok = sum(1 for r in results if r[2] == "ok")
-    print(f"{sessions} {clients} sessions at once, {len(set(names))} different presets, wall {wall:.1f} s")
-    print(f"rendered: {ok}/{sessions}; failures: {[r for r in results if r[2] != 'ok']}")
-    if times:
-        p95 = times[min(len(times) - 1, round(0.95 * (len(times) - 1)))]
-        print(f"page ready: p50 {statistics.median(times):.1f} s, p95 {p95:.1f} s, max {times[-1]:.1f} s")
-    print(f"server memory: {base:.0f} MB after start, peak {peak:.0f} MB; server CPU {server_cpu:.0f} s "
-          f"of {wall:.0f} s wall on {os.cpu_count()} cores")
+    return {
+        "sessions": len(names), "presets": len(set(names)), "ok": sum(r[2] == "ok" for r in results),
+        "failures": [r for r in results if r[2] != "ok"][:3], "wall": wall, "cpu": cpu,
+        "p50": statistics.median(times) if times else float("nan"),
+        "p95": p95(times) if times else float("nan"), "max": times[-1] if times else float("nan"),
+        "load": load,
+    }
+
+
+def wait_warmed(url: str, timeout: float = 600.0) -> float:
+    """Wait for the served server's warm-up to finish (its log line); seconds waited."""
+    log = ARTIFACTS / f"streamlit-{url.rsplit(':', 1)[1]}.log"
+    t0 = time.monotonic()
+    while "explorer warm-up done" not in log.read_text(errors="replace"):
+        if time.monotonic() - t0 > timeout:
+            raise TimeoutError(f"no warm-up line in {log} after {timeout:.0f} s")
+        time.sleep(0.2)
+    return time.monotonic() - t0
+
+
+def serve(kind: str):
+    """A freshly started server of ``kind`` (see :data:`SERVERS`), as a context manager."""
+    command, env = SERVERS[kind]
+    return streamlit_server(env=env, command=command)
+
+
+async def run_server(kind: str, cases: list[str], sessions: int, preset: str, timeout: float,
+                     clients: str) -> dict[str, dict]:
+    """Run the cases on fresh servers of ``kind``; the figures per case."""
+    from tests.conftest import _last_server_pid
+
+    mix = [list(PRESETS)[i % len(PRESETS)] for i in range(sessions)]
+    expected = {n: f"{analyse(resolve(n)).graph.total_params:,}" for n in {preset, *mix}}
+    out: dict[str, dict] = {}
+    one = [c for c in ("fresh", "warm", "warm100") if c in cases]
+    if one:
+        with serve(kind) as url:
+            pid = _last_server_pid()
+            for case in one:
+                n = 100 if case == "warm100" else sessions
+                if case != "fresh" and kind == "served":  # warm: the background warm-up has ended
+                    wait_warmed(url)
+                if case != "fresh" and "fresh" not in out:  # a warm case on its own: warm it first
+                    await batch(url, pid, [preset], expected, timeout, clients)
+                out[case] = await batch(url, pid, [preset] * n, expected, timeout, clients)
+                out[case]["peak_mb"] = peak_rss_mb(pid)
+    if "mix" in cases or "mixwarm" in cases:
+        with serve(kind) as url:
+            pid = _last_server_pid()
+            for case in [c for c in ("mix", "mixwarm") if c in cases]:
+                if case == "mixwarm":
+                    if kind == "served":
+                        wait_warmed(url)
+                    elif "mix" not in out:
+                        await batch(url, pid, mix, expected, timeout, clients)
+                out[case] = await batch(url, pid, mix, expected, timeout, clients)
+                out[case]["peak_mb"] = peak_rss_mb(pid)
+    return out
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--servers", default="before,served", help="comma-separated: before, served")
+    p.add_argument("--cases", default="fresh,warm,warm100,mix,mixwarm",
+                   help="comma-separated: fresh, warm, warm100, mix, mixwarm")
     p.add_argument("--sessions", type=int, default=30)
+    p.add_argument("--preset", default="resnet56", help="the preset of the one-preset cases")
     p.add_argument("--clients", choices=("ws", "browser"), default="ws")
     p.add_argument("--timeout", type=float, default=300.0)
-    p.add_argument("--preset", help="every session opens this preset (a class on one model); default: all presets")
     a = p.parse_args()
-    asyncio.run(run(a.sessions, a.timeout, a.clients, a.preset))
+    servers = [s for s in a.servers.split(",") if s]
+    cases = [c for c in a.cases.split(",") if c]
+    results = {}
+    for kind in servers:
+        results[kind] = asyncio.run(run_server(kind, cases, a.sessions, a.preset, a.timeout, a.clients))
+    print(f"\n{a.clients} sessions on the Build page, {os.cpu_count()} cores; one preset: {a.preset}; "
+          f"mix: {a.sessions} sessions on {min(a.sessions, len(PRESETS))} presets")
+    print(f"{'case':<9} {'server':<7} {'sessions':>8} {'ok':>4} {'p50 s':>6} {'p95 s':>6} {'max s':>6} "
+          f"{'CPU s/session':>13} {'peak MB':>8} {'load':>5}  goal p95")
+    for case in cases:
+        for kind in servers:
+            r = results[kind].get(case)
+            if not r:
+                continue
+            print(f"{case:<9} {kind:<7} {r['sessions']:>8} {r['ok']:>4} {r['p50']:>6.1f} {r['p95']:>6.1f} "
+                  f"{r['max']:>6.1f} {r['cpu'] / r['sessions']:>13.2f} {r['peak_mb']:>8.0f} {r['load']:>5.1f}  "
+                  f"<= {GOALS[case]:g}")
+            if r["failures"]:
+                print(f"          failures: {r['failures']}")
+        if len(servers) == 2 and all(case in results[k] for k in servers):
+            b, s = (results[k][case] for k in servers)
+            print(f"{'':<9} {'ratio':<7} p95 {b['p95'] / s['p95']:.1f}x faster, CPU/session "
+                  f"{b['cpu'] / max(s['cpu'], 1e-9):.1f}x less")
 
 
 if __name__ == "__main__":

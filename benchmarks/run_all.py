@@ -25,7 +25,8 @@ SCRIPTS = [
     ("compare_page.py", [], ["resnet20:resnet32"]),
     ("graph_browser.py", [], ["--repeats", "1"]),
     ("train.py", [], ["--repeat", "1", "--skip-long"]),
-    ("load.py", ["--sessions", "30"], ["--sessions", "10"]),
+    ("load.py", [], ["--servers", "served", "--cases", "fresh,warm", "--sessions", "10"]),
+    ("cli_startup.py", [], ["--repeat", "2"]),
 ]
 
 

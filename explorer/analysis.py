@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 import os
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -36,13 +37,33 @@ class Analysis:
     model: Any = field(default=None, repr=False, compare=False)
 
 
-@functools.lru_cache(maxsize=32)
-def analyse(spec: Spec) -> Analysis:
-    """Build ``spec`` without weights and extract its graph (memoised per spec)."""
+def _analyse(spec: Spec) -> Analysis:
     t0 = time.perf_counter()
     model = build_model(spec, weights=False)
     graph = extract(model)
     return Analysis(spec.label, spec, graph, time.perf_counter() - t0, model)
+
+
+_memo = functools.lru_cache(maxsize=32)(_analyse)
+_locks: dict[Spec, threading.Lock] = {}
+_locks_guard = threading.Lock()
+
+
+def analyse(spec: Spec) -> Analysis:
+    """Build ``spec`` without weights and extract its graph (memoised per spec).
+
+    Concurrent callers with the same spec wait for one analysis: thirty sessions opening one
+    preset at once build it once, not thirty times in a row behind the build lock.
+    """
+    with _locks_guard:
+        if len(_locks) > 256:
+            _locks.clear()
+        lock = _locks.setdefault(spec, threading.Lock())
+    with lock:
+        return _memo(spec)
+
+
+analyse.__wrapped__ = _analyse  # type: ignore[attr-defined]  (uncached, for tests)
 
 
 @functools.lru_cache(maxsize=8)

@@ -696,7 +696,13 @@ PNG_DPI = 96
 
 def dot_binary() -> str | None:
     """Path of graphviz's ``dot`` (``EXPLORER_DOT`` overrides the name), or None if missing."""
-    return shutil.which(os.environ.get("EXPLORER_DOT", "dot"))
+    return _which(os.environ.get("EXPLORER_DOT", "dot"), os.environ.get("PATH", ""))
+
+
+@functools.lru_cache(maxsize=8)
+def _which(name: str, path: str) -> str | None:
+    # Memoised per name and PATH: every page run asks (a PATH walk of stat calls each time).
+    return shutil.which(name, path=path)
 
 
 def have_dot() -> bool:

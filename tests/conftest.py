@@ -58,14 +58,21 @@ def _last_server_pid() -> int:
 
 
 @contextlib.contextmanager
-def streamlit_server(env: dict[str, str] | None = None):
-    """Start ``streamlit run app.py`` on a free loopback port; yield its base URL."""
+def streamlit_server(env: dict[str, str] | None = None, command: list[str] | None = None):
+    """Start ``streamlit run app.py`` on a free loopback port; yield its base URL.
+
+    Args:
+        env: extra environment variables.
+        command: the command before the server options (default ``python -m streamlit run app.py``;
+            the benchmarks also start ``python -m explorer.serve``, the served app).
+    """
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     ARTIFACTS.mkdir(exist_ok=True)
     log = open(ARTIFACTS / f"streamlit-{port}.log", "w")
+    command = command or [sys.executable, "-m", "streamlit", "run", "app.py"]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+        [*command, "--server.headless", "true",
          "--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"],
         cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})},
     )

@@ -106,3 +106,32 @@ def test_garbage_model_file_is_refused(tmp_path):
     r = cli("summary", str(bad))
     assert r.returncode == 2 and "not a .keras archive" in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1
+
+
+HEAVY = ("keras", "jax", "scipy", "tensorflow", "numpy")
+
+
+@pytest.mark.parametrize("args", [["--help"], ["list", "--json"], ["list"], ["runs", "--json"], ["summary", "--help"]])
+def test_commands_that_need_no_model_import_no_framework(args, tmp_path):
+    """``--help``, ``list`` and ``runs`` load neither Keras nor what it brings (seconds, hundreds of MB)."""
+    probe = ("import runpy, sys\n"
+             "sys.argv = ['explorer'] + sys.argv[1:]\n"
+             "try:\n    runpy.run_module('explorer', run_name='__main__')\n"
+             "except SystemExit as e:\n    code = e.code\n"
+             f"print('LOADED', [m for m in {HEAVY!r} if m in sys.modules], code, file=sys.stderr)\n")
+    if args[0] == "runs":
+        args = [*args, "--store", str(tmp_path / "runs.sqlite")]
+    r = subprocess.run([sys.executable, "-c", probe, *args], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert r.stderr.strip().splitlines()[-1] == "LOADED [] 0", r.stderr
+    assert r.stdout.strip()  # it did answer
+
+
+def test_a_command_that_builds_imports_keras_on_first_use_without_tensorflow():
+    """The lazy builders still build: ``summary`` imports Keras (numpy backend), never TensorFlow."""
+    probe = ("import sys\n"
+             "from explorer.cli import main\n"
+             "main(['summary', 'mnist-cnn', '--json'])\n"
+             "print('LOADED', 'keras' in sys.modules, 'tensorflow' in sys.modules, file=sys.stderr)\n")
+    r = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert json.loads(r.stdout)["total_params"] == 80_266
+    assert r.stderr.strip().splitlines()[-1] == "LOADED True False", r.stderr

@@ -1,7 +1,8 @@
 """Builders: one module per family, all registered on import.
 
 Use :func:`resolve` to turn a builder or preset name plus overrides into a :class:`Spec`,
-and :func:`build_model` to build it.
+and :func:`build_model` to build it. Importing this package does not import Keras: the
+registry, configs and presets are plain data, and the builders import Keras on first use.
 """
 
 from explorer.builders import cnn, densenet, keras_app, resnet, ynet  # noqa: F401  (registers them)

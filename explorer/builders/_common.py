@@ -3,14 +3,40 @@
 Every layer gets an explicit name that carries its block path (``stage2_block3_conv1``),
 and is created inside ``keras.name_scope`` so ``layer.path`` is ``stage2/block3/...``.
 The name survives saving to ``.keras``; the scope gives the path in a live model.
+
+Keras is imported on first use (:data:`keras`, :data:`layers`, :data:`regularizers` are lazy), so
+the registry, the configs and the presets load without it: ``python -m explorer list`` and the
+app's first page need no Keras import (seconds, hundreds of MB).
 """
 
 from __future__ import annotations
 
 import contextlib
+import importlib
 from collections.abc import Callable, Iterator
+from types import ModuleType
+from typing import Any
 
-import keras
+
+class LazyModule:
+    """A module imported on its first attribute access (not put in ``sys.modules`` before)."""
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+        self._module: ModuleType | None = None
+
+    def __getattr__(self, attr: str) -> Any:
+        if self._module is None:
+            self._module = importlib.import_module(self._name)
+        return getattr(self._module, attr)
+
+    def __repr__(self) -> str:
+        return f"<lazy module {self._name!r}>"
+
+
+keras = LazyModule("keras")
+layers = LazyModule("keras.layers")
+regularizers = LazyModule("keras.regularizers")
 
 
 @contextlib.contextmanager

@@ -8,10 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import keras
-from keras import layers
-
-from explorer.builders._common import block, conv_output_size
+from explorer.builders._common import block, conv_output_size, keras, layers
 from explorer.builders._registry import add_presets, register
 from explorer.config import ConfigError, field, validate_fields
 

@@ -10,8 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import keras
-
+from explorer.builders._common import keras
 from explorer.builders._registry import add_presets, register
 from explorer.config import ConfigError, field, validate_fields
 

@@ -13,10 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import keras
-from keras import layers, regularizers
-
-from explorer.builders._common import block
+from explorer.builders._common import block, keras, layers, regularizers
 from explorer.builders._registry import add_presets, register
 from explorer.config import ConfigError, field, validate_fields
 

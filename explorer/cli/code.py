@@ -11,9 +11,8 @@ from explorer.codegen import generate
 from explorer.errors import ConfigError, DataError
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(p: argparse.ArgumentParser) -> None:
     """Add the ``code`` command."""
-    p = sub.add_parser("code", help="print or write the Keras source that builds an architecture")
     add_target_args(p)
     p.add_argument("-o", "--output", metavar="FILE.py", help="write the source here instead of printing it")
     p.set_defaults(func=run)

@@ -5,12 +5,10 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from explorer.analysis import Analysis, analyse_target
-from explorer.builders import get_builder, resolve
-from explorer.config import parse_assignments
-from explorer.model_io import looks_like_model_file
+if TYPE_CHECKING:  # the package's heavier modules load inside the functions that use them
+    from explorer.analysis import Analysis
 
 
 def add_target_args(p: argparse.ArgumentParser) -> None:
@@ -25,12 +23,18 @@ def overrides_for(target: str, preset: str | None, assignments: list[str]) -> di
     """Typed overrides for the builder that ``target`` names (a builder or a preset)."""
     if not assignments:
         return {}
+    from explorer.builders import get_builder, resolve
+    from explorer.config import parse_assignments
+
     builder = resolve(target, preset).builder
     return parse_assignments(get_builder(builder).config_cls, assignments)
 
 
 def analyse_args(args: argparse.Namespace) -> Analysis:
     """Resolve and analyse the architecture named by the common arguments."""
+    from explorer.analysis import analyse_target
+    from explorer.model_io import looks_like_model_file
+
     if looks_like_model_file(args.builder) and (args.preset or args.assignments):
         from explorer.errors import ConfigError
 

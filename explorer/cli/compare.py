@@ -21,9 +21,8 @@ from explorer.render import RANKDIRS, ViewOptions, diff_dot, layout
 DIFF_VIEWS = ("blocks", "mixed", "layers")
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(p: argparse.ArgumentParser) -> None:
     """Add the ``compare`` command."""
-    p = sub.add_parser("compare", help="compare two architectures block by block (B - A)")
     p.add_argument("a", metavar="A", help="builder, preset or .keras file for A")
     p.add_argument("b", metavar="B", help="builder, preset or .keras file for B")
     for side in ("a", "b"):

@@ -13,9 +13,8 @@ from explorer.render import RANKDIRS, ViewOptions, layout, png_size, to_dot
 VIEW_CHOICES = ("blocks", "layers", "mixed")
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(p: argparse.ArgumentParser) -> None:
     """Add the ``graph`` command."""
-    p = sub.add_parser("graph", help="draw the functional graph (DOT, SVG or PNG)")
     add_target_args(p)
     p.add_argument("--view", choices=VIEW_CHOICES, default="blocks",
                    help="one node per block (default), per layer, or blocks with --expand ones opened")

@@ -9,9 +9,8 @@ from explorer.cli.common import print_json
 from explorer.config import config_to_dict, fields_of
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(p: argparse.ArgumentParser) -> None:
     """Add the ``list`` command."""
-    p = sub.add_parser("list", help="list builders and presets")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=run)
 

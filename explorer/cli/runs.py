@@ -15,9 +15,8 @@ from explorer.training.scheduler import Scheduler
 from explorer.training.store import RunStore
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(p: argparse.ArgumentParser) -> None:
     """Add the ``runs`` command."""
-    p = sub.add_parser("runs", help="list training runs in the run store")
     p.add_argument("--store", help="run store file (default $EXPLORER_STORE or ./runs/runs.sqlite)")
     p.add_argument("--limit", type=int, default=50, help="show at most this many runs (newest first)")
     p.add_argument("--experiment", type=int, metavar="ID", help="only the runs of this experiment")

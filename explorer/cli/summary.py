@@ -31,9 +31,8 @@ def check_budget_args(args: argparse.Namespace) -> None:
     check_batch_dtype(args.batch_size, args.dtype)
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(p: argparse.ArgumentParser) -> None:
     """Add the ``summary`` command."""
-    p = sub.add_parser("summary", help="parameter totals, MACs and blocks of an architecture")
     add_target_args(p)
     add_budget_args(p)
     p.add_argument("--optimizer", default=DEFAULT_OPTIMIZER, metavar="OPT",

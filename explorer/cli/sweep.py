@@ -23,9 +23,8 @@ from explorer.training.scheduler import Scheduler
 from explorer.training.store import RunStore
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(p: argparse.ArgumentParser) -> None:
     """Add the ``sweep`` command."""
-    p = sub.add_parser("sweep", help="train a grid of variants (an experiment) and compare them")
     add_target_args(p)
     p.add_argument("--grid", action="append", default=[], metavar="FIELD=V1,V2",
                    help="a config field or hyperparameter and its values (repeatable), e.g. --grid depth=20,32")

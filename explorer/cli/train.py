@@ -28,9 +28,8 @@ from explorer.training.scheduler import Scheduler
 from explorer.training.store import Run, RunStore
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(p: argparse.ArgumentParser) -> None:
     """Add the ``train`` command."""
-    p = sub.add_parser("train", help="train an architecture on a dataset in a worker process")
     add_target_args(p)
     add_train_args(p)
     p.set_defaults(func=run)

@@ -30,11 +30,13 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from explorer.errors import ConfigError
-from explorer.training.request import RunRequest
 from explorer.training.store import Run, RunStore, pid_alive
+
+if TYPE_CHECKING:  # the request module loads the dataset code (NumPy): not needed to list runs
+    from explorer.training.request import RunRequest
 
 CLAIM_TIMEOUT_S = 120.0  # a claimed run whose worker never reported its pid is given up after this
 DEFAULT_GRACE_S = 10.0

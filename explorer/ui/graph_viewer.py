@@ -12,6 +12,9 @@ Helpers take their inputs as arguments; none reads ``st.session_state`` implicit
 from __future__ import annotations
 
 import hashlib
+import threading
+import weakref
+from collections import OrderedDict
 from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -227,6 +230,45 @@ def default_detail(graph: ModelGraph, max_blocks: int = 30) -> str:
     return "stages" if max_depth(graph) > 1 and len(graph.blocks()) > max_blocks else "blocks"
 
 
+def default_options(graph: ModelGraph) -> ViewOptions:
+    """The view a fresh session first draws (what :func:`controls` returns untouched)."""
+    view = default_view(graph)
+    stages = view != "layers" and default_detail(graph) == "stages"
+    return ViewOptions(view, "TB", (), depth=1 if stages else None)
+
+
+def default_dot(graph: ModelGraph) -> str:
+    """The DOT text of :func:`default_options` (the server warms its layout at start)."""
+    return page_dot(graph, default_options(graph))
+
+
+_dots: OrderedDict[tuple[int, ViewOptions], tuple[weakref.ref, str]] = OrderedDict()
+_dots_lock = threading.Lock()
+
+
+def page_dot(graph: ModelGraph, options: ViewOptions) -> str:
+    """``to_dot`` with the layers' MACs, memoised per graph object and view (the last 128).
+
+    Graphs come from the analysis cache, so thirty sessions on one preset draw one DOT text
+    instead of thirty (it was the page's largest cost of its own on a warm server).
+
+    Raises:
+        ConfigError: an unknown view, direction or block name in ``options``.
+    """
+    key = (id(graph), options)
+    with _dots_lock:
+        hit = _dots.get(key)
+        if hit is not None and hit[0]() is graph:
+            _dots.move_to_end(key)
+            return hit[1]
+    dot = to_dot(graph, options, macs=layer_macs(graph))
+    with _dots_lock:
+        _dots[key] = (weakref.ref(graph), dot)
+        while len(_dots) > 128:
+            _dots.popitem(last=False)
+    return dot
+
+
 def controls(graph: ModelGraph, state: MutableMapping, keys: GraphKeys) -> GraphChoice:
     """Draw the view, direction, expansion and search widgets.
 
@@ -366,7 +408,7 @@ def section(graph: ModelGraph, state: MutableMapping, scope: str, stem: str) -> 
     keys = graph_keys(scope)
     choice = controls(graph, state, keys)
     try:
-        dot = to_dot(graph, choice.options, macs=layer_macs(graph))
+        dot = page_dot(graph, choice.options)
     except ExplorerError as exc:
         st.error(str(exc))
         return

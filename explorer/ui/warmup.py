@@ -1,0 +1,144 @@
+"""Warm a freshly started server, so the first students do not pay for it.
+
+A background thread (one per process) imports Keras and the pages' libraries, then analyses
+the default preset, the common presets and then every other preset, and lays out the graph
+each one first shows (the same cached calls the pages make: :func:`explorer.analysis.analyse`
+and :func:`explorer.ui.graph_viewer.default_dot` through :func:`explorer.render.svg`).
+
+It starts once the server is up, so the health check answers at once. Students come first:
+between two presets the thread waits while any session's script is running, and a session
+that asks for a preset being warmed waits for that one analysis instead of doing it again.
+``python -m explorer.serve`` starts it; ``EXPLORER_WARMUP`` picks the presets
+(comma-separated, ``all`` by default, ``common`` for the common ones, ``none`` for no warm-up).
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import os
+import sys
+import threading
+import time
+
+from explorer.ui.session import DEFAULT_PRESET
+
+# The default preset first (every new session opens it), then the presets classes open most;
+# then the others, in the registry's order.
+COMMON = (DEFAULT_PRESET, "resnet20", "resnet56", "resnet110", "densenet-40-12", "ynet",
+          "resnet50", "densenet121")
+YIELD_MAX_S = 30.0  # the longest the warm-up waits for sessions before its next preset
+
+_log = logging.getLogger(__name__)
+_started = threading.Event()
+_done = threading.Event()
+_lock = threading.Lock()
+timings: dict[str, float] = {}  # what was warmed and how long each step took (for logs and tests)
+
+
+def presets() -> list[str]:
+    """The presets to warm, from ``EXPLORER_WARMUP``: ``all`` (default), ``common``, ``none`` or names."""
+    from explorer.builders import PRESETS
+
+    raw = os.environ.get("EXPLORER_WARMUP", "").strip().lower() or "all"
+    if raw in ("none", "0", "off", "false"):
+        return []
+    if raw == "common":
+        return list(COMMON)
+    if raw == "all":
+        return list(dict.fromkeys([*COMMON, *PRESETS]))
+    return [p.strip() for p in raw.split(",") if p.strip()]
+
+
+def sessions_busy() -> bool:
+    """True while some session's script is running (Streamlit runs each in a ScriptRunner thread)."""
+    return any(t.name.startswith("ScriptRunner") for t in threading.enumerate())
+
+
+def _yield_to_sessions(limit: float = YIELD_MAX_S) -> None:
+    deadline = time.monotonic() + limit
+    while sessions_busy() and time.monotonic() < deadline:
+        time.sleep(0.1)
+
+
+def warm(names: list[str]) -> dict[str, float]:
+    """Import Keras, analyse each preset and lay out its first graph; returns seconds per step.
+
+    A preset that fails (an unknown name in ``EXPLORER_WARMUP``, graphviz missing) is logged and
+    skipped: warming never stops the server.
+    """
+    from explorer import keras_compat
+    from explorer.analysis import analyse
+    from explorer.builders import resolve
+    from explorer.render import have_dot, svg
+    from explorer.ui.graph_viewer import default_dot
+
+    t0 = time.perf_counter()
+    keras_compat.skip_tensorflow_probe()  # imports Keras (numpy backend), never TensorFlow
+    keras_compat.guard_clear_session()  # as app.py does: Streamlit clears Keras's session after each run
+    import pandas  # noqa: F401  (st.dataframe's, imported by the first table otherwise)
+    import plotly.graph_objects  # noqa: F401  (the charts')
+    import pyarrow  # noqa: F401
+
+    # Streamlit's first element of the process calls inspect.stack(), whose inspect.getmodule
+    # scans every module in sys.modules (thousands with Keras): 1.5 s of one session's run, with
+    # the GIL. Fill inspect's module-by-file cache now, off the sessions' path.
+    inspect.stack()
+    timings["imports"] = time.perf_counter() - t0
+    for name in names:
+        _yield_to_sessions()
+        t0 = time.perf_counter()
+        try:
+            graph = analyse(resolve(name)).graph
+            if have_dot():
+                svg(default_dot(graph))
+        except Exception as exc:  # a bad name or a graphviz failure: log it, go on
+            _log.warning("warm-up of %s failed: %s", name, exc)
+            continue
+        timings[name] = time.perf_counter() - t0
+    return dict(timings)
+
+
+def _server_up() -> bool:
+    """True once Streamlit's runtime is serving (its health check answers)."""
+    try:
+        from streamlit.runtime import Runtime, RuntimeState
+    except ImportError:
+        return True
+    if not Runtime.exists():
+        return False
+    return Runtime.instance().state in (RuntimeState.NO_SESSIONS_CONNECTED, RuntimeState.ONE_OR_MORE_SESSIONS_CONNECTED)
+
+
+def _run(names: list[str], wait_for_server: float) -> None:
+    deadline = time.monotonic() + wait_for_server
+    while not _server_up() and time.monotonic() < deadline:  # start-up first: the health check must answer
+        time.sleep(0.05)
+    try:
+        warm(names)
+        # One line in the server's log (benchmarks/load.py waits for it before its warm cases).
+        print("explorer warm-up done: " + ", ".join(f"{k} {v:.1f} s" for k, v in timings.items()),
+              file=sys.stderr, flush=True)
+    finally:
+        _done.set()
+
+
+def start(names: list[str] | None = None, *, wait_for_server: float = 60.0) -> bool:
+    """Start the warm-up thread once per process; returns False when it already started or is off.
+
+    Args:
+        names: presets to warm (default :func:`presets`).
+        wait_for_server: seconds to wait for Streamlit's runtime to serve before warming anyway.
+    """
+    names = presets() if names is None else names
+    with _lock:
+        if _started.is_set() or not names:
+            return False
+        _started.set()
+    threading.Thread(target=_run, args=(names, wait_for_server), name="explorer-warmup", daemon=True).start()
+    return True
+
+
+def wait(timeout: float | None = None) -> bool:
+    """Wait for a started warm-up to finish; True when it has."""
+    return _done.wait(timeout)

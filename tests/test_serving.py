@@ -1,0 +1,102 @@
+"""Serving a class: one analysis per configuration under concurrency, the warm-up, the served config.
+
+The load figures themselves are in ``benchmarks/load.py``; these tests check the mechanisms
+that make them hold: they could fail if a change brought back thirty builds for thirty
+sessions, a warm-up that warms nothing, or the file watcher.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+import urllib.request
+
+import pytest
+
+import explorer  # noqa: F401  (analysis backend before Keras loads)
+from explorer import analysis
+from explorer.builders import resolve
+from explorer.render import have_dot, to_dot
+from explorer.ui import graph_viewer, warmup
+from tests.conftest import ARTIFACTS, ROOT, streamlit_server
+
+
+def test_concurrent_sessions_on_one_config_build_it_once():
+    spec = resolve("cnn", overrides={"filters": 7, "conv_layers": 2})  # not analysed by any other test
+    misses = analysis._memo.cache_info().misses
+    barrier = threading.Barrier(6)
+    results = []
+
+    def session() -> None:
+        barrier.wait()
+        results.append(analysis.analyse(spec))
+
+    threads = [threading.Thread(target=session) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert len(results) == 6 and all(r is results[0] for r in results)
+    assert analysis._memo.cache_info().misses == misses + 1  # one build, five waits
+
+
+def test_the_page_dot_is_drawn_once_per_graph_and_view():
+    graph = analysis.analyse(resolve("resnet20")).graph
+    options = graph_viewer.default_options(graph)
+    first = graph_viewer.page_dot(graph, options)
+    assert graph_viewer.page_dot(graph, options) is first
+    assert first == to_dot(graph, options, macs=graph_viewer.layer_macs(graph))
+    other = graph_viewer.page_dot(graph, options.__class__("layers", "LR", ()))
+    assert other != first
+
+
+@pytest.mark.skipif(not have_dot(), reason="graphviz is not installed")
+def test_warm_up_leaves_the_first_page_of_a_preset_ready():
+    from explorer.render import _cached
+
+    timings = warmup.warm(["ynet"])
+    assert {"imports", "ynet"} <= set(timings)
+    hits = analysis._memo.cache_info().hits
+    graph = analysis.analyse(resolve("ynet")).graph
+    assert analysis._memo.cache_info().hits == hits + 1  # analysed already
+    layouts = _cached.cache_info()
+    graph_viewer.svg(graph_viewer.default_dot(graph))
+    assert _cached.cache_info().hits == layouts.hits + 1 and _cached.cache_info().misses == layouts.misses
+
+
+def test_warm_up_presets_come_from_the_environment(monkeypatch):
+    from explorer.builders import PRESETS
+
+    monkeypatch.delenv("EXPLORER_WARMUP", raising=False)
+    names = warmup.presets()
+    assert names[0] == "mnist-cnn" and sorted(names) == sorted(PRESETS)  # the default first, then all
+    monkeypatch.setenv("EXPLORER_WARMUP", "none")
+    assert warmup.presets() == []
+    monkeypatch.setenv("EXPLORER_WARMUP", "common")
+    assert warmup.presets() == list(warmup.COMMON)
+    monkeypatch.setenv("EXPLORER_WARMUP", "resnet20, ynet")
+    assert warmup.presets() == ["resnet20", "ynet"]
+
+
+def test_the_served_app_watches_no_files():
+    text = (ROOT / ".streamlit" / "config.toml").read_text()
+    server = text.split("[server]", 1)[1].split("\n[", 1)[0]  # the [server] table (tomllib needs 3.11)
+    settings = dict(line.replace(" ", "").split("=", 1) for line in server.splitlines()
+                    if "=" in line and not line.lstrip().startswith("#"))
+    assert settings["fileWatcherType"] == '"none"' and settings["runOnSave"] == "false"
+
+
+def test_the_served_server_answers_its_health_check_then_warms_up():
+    """``python -m explorer.serve``: healthy first (the warm-up waits for it), then warm."""
+    env = {"EXPLORER_WARMUP": "mnist-cnn"}
+    with streamlit_server(env=env, command=[sys.executable, "-m", "explorer.serve"]) as url:
+        with urllib.request.urlopen(f"{url}/_stcore/health", timeout=30) as r:
+            assert r.status == 200
+        log = ARTIFACTS / f"streamlit-{url.rsplit(':', 1)[1]}.log"
+        deadline = time.monotonic() + 300  # generous: Keras's import on a busy 2-core machine
+        while "explorer warm-up done" not in log.read_text(errors="replace"):
+            assert time.monotonic() < deadline, log.read_text(errors="replace")[-2000:]
+            time.sleep(0.2)
+        line = next(ln for ln in log.read_text().splitlines() if "explorer warm-up done" in ln)
+        assert "mnist-cnn" in line and "imports" in line
