@@ -35,40 +35,58 @@ with st.sidebar:
     st.subheader("Config")
     overrides, form_errors = config_form(builder, preset, get_builder(builder).config_cls, base.config)
 
-head, links = st.columns([3, 2], vertical_alignment="bottom")
-title = head.empty()
-caption = head.empty()
-with links:
-    c1, c2, c3 = st.columns(3)
-    c1.page_link("pages/budget.py", label="Budget", icon=":material/pie_chart:")
-    c2.page_link("pages/code.py", label="Code", icon=":material/code:")
-    c3.page_link("pages/present.py", label="Present", icon=":material/co_present:")
+ses.reveal = None  # Present opened from here starts at its first step
 
-for msg in form_errors:
-    st.error(msg)
+st.html("""<style>
+.st-key-build-numbers [data-testid="stMetricValue"] { font-size: 1.35rem; }
+.st-key-build-numbers [data-testid="stMetric"] { padding: 0; }
+.st-key-build-stale { opacity: 0.45; filter: grayscale(0.6); }
+.st-key-build-head h1 { padding: 0 0 0.2rem 0 !important; }
+</style>""")
+
+with st.container(key="build-head"):
+    head, links = st.columns([3, 2], vertical_alignment="bottom")
+    title = head.empty()
+    caption = head.empty()
+    with links:
+        c1, c2, c3 = st.columns(3)
+        c1.page_link("pages/budget.py", label="Budget", icon=":material/pie_chart:")
+        c2.page_link("pages/code.py", label="Code", icon=":material/code:")
+        c3.page_link("pages/present.py", label="Present", icon=":material/co_present:")
+
+# A value that does not give an architecture is refused with its message, and the last valid
+# architecture stays on screen, dimmed and marked "not updated", until the form is valid again.
+problems = list(form_errors)
+spec = None
 try:
     spec = Spec(builder, preset, overrides)
-    ses.spec = spec  # read by the Budget, Compare, Code, Present and Train pages
-    with st.spinner("Analysing the architecture..."):
-        a = analyse(spec)
+    if not problems:
+        with st.spinner("Analysing the architecture..."):
+            a = analyse(spec)
 except ExplorerError as exc:
-    title.title(base.label)
-    st.error(str(exc))
-    st.stop()
-title.title(spec.label)
-caption.caption(spec.description)
+    problems.append(str(exc))
+for msg in problems:
+    st.error(msg)
+if problems:
+    shown = ses.spec
+    title.title((spec or base).label)
+    try:
+        a = analyse(shown)
+    except ExplorerError:
+        st.stop()
+    caption.caption(f"Not updated: still showing the last valid architecture, {shown.label}.")
+    box = st.container(key="build-stale")
+    box.warning(f"Not updated — this is {shown.label}, the last valid architecture. Fix the value above to see yours.",
+                icon=":material/history:")
+else:
+    shown = spec
+    ses.spec = spec  # read by the Budget, Compare, Code, Present and Train pages
+    title.title(spec.label)
+    changed = f" · changed from {spec.name}: " + ", ".join(f"`{c}`" for c in spec.changes) if spec.overrides else ""
+    caption.caption(spec.description + changed)
+    box = st.container()
 
 g = a.graph
-c1, c2, c3, c4 = st.columns(4)
-c1.metric("Total params", f"{g.total_params:,}")
-c2.metric("Trainable", f"{g.trainable_params:,}")
-c3.metric("Non-trainable", f"{g.non_trainable_params:,}")
-c4.metric("Layers", f"{len(g.nodes):,}")
-if spec.overrides:
-    st.caption(f"Changed from {spec.name}: " + ", ".join(f"`{c}`" for c in spec.changes))
-
-st.subheader("Graph")
-gv.section(g, st.session_state, f"{builder}:{preset}", spec.slug)
 
 
 def field_text(values: list | None) -> str:
@@ -76,32 +94,41 @@ def field_text(values: list | None) -> str:
     return "x".join("?" if v is None else str(v) for v in values) if values else "-"
 
 
-fields = receptive_fields(g)
-spatial = spatial_rank(g) > 0
-per_block = block_fields(g, fields)
-st.caption(f"Blocks found by: {g.grouping}." + (" RF: receptive field of one output element on the input "
-           "(through every path, padding ignored); jump: its effective stride." if spatial else ""))
-tab_blocks, tab_layers = st.tabs(["Blocks", "Layers"])
-with tab_blocks:
-    st.dataframe(
-        [
-            {"block": r.path, "layers": r.layers, "output": format_shape(r.output_shape), "params": r.params,
-             **({"RF": field_text(per_block[r.path].as_lists()[0]) + (" (global)" if per_block[r.path].whole else ""),
-                 "jump": field_text(per_block[r.path].as_lists()[1])} if spatial else {})}
-            for r in block_rows(g)
-        ],
-        hide_index=True, width="stretch",
-    )
-with tab_layers:
-    st.dataframe(
-        [
-            {
-                "layer": n.id, "type": n.cls, "block": n.block, "config": n.summary,
-                "output": ", ".join(format_shape(s) for s in n.output_shapes), "params": n.params,
-                **({"RF": field_text(fields[n.id].as_lists()[0]), "jump": field_text(fields[n.id].as_lists()[1])}
-                   if spatial else {}),
-            }
-            for n in g.nodes
-        ],
-        hide_index=True, width="stretch",
-    )
+with box:
+    with st.container(key="build-numbers"):
+        c1, c2, c3, c4 = st.columns(4)
+        c1.metric("Total params", f"{g.total_params:,}")
+        c2.metric("Trainable", f"{g.trainable_params:,}")
+        c3.metric("Non-trainable", f"{g.non_trainable_params:,}")
+        c4.metric("Layers", f"{len(g.nodes):,}")
+    gv.section(g, st.session_state, f"{shown.builder}:{shown.preset}", shown.slug)
+
+    fields = receptive_fields(g)
+    spatial = spatial_rank(g) > 0
+    per_block = block_fields(g, fields)
+    st.caption(f"Blocks found by: {g.grouping}." + (" RF: receptive field of one output element on the input "
+               "(through every path, padding ignored); jump: its effective stride." if spatial else ""))
+    tab_blocks, tab_layers = st.tabs(["Blocks", "Layers"])
+    with tab_blocks:
+        st.dataframe(
+            [
+                {"block": r.path, "layers": r.layers, "output": format_shape(r.output_shape), "params": r.params,
+                 **({"RF": field_text(per_block[r.path].as_lists()[0]) + (" (global)" if per_block[r.path].whole else ""),
+                     "jump": field_text(per_block[r.path].as_lists()[1])} if spatial else {})}
+                for r in block_rows(g)
+            ],
+            hide_index=True, width="stretch",
+        )
+    with tab_layers:
+        st.dataframe(
+            [
+                {
+                    "layer": n.id, "type": n.cls, "block": n.block, "config": n.summary,
+                    "output": ", ".join(format_shape(s) for s in n.output_shapes), "params": n.params,
+                    **({"RF": field_text(fields[n.id].as_lists()[0]), "jump": field_text(fields[n.id].as_lists()[1])}
+                       if spatial else {}),
+                }
+                for n in g.nodes
+            ],
+            hide_index=True, width="stretch",
+        )

@@ -1,4 +1,8 @@
-"""Present: a projector view for live demos — big type, no chrome, the model revealed step by step."""
+"""Present: a projector view for live demos — big type, no chrome, the model revealed step by step.
+
+Each step frames its new part (highlighted, earlier parts dimmed) with the step before it;
+→ / PageDown / Space, ← / PageUp, Home, End and F (full screen) work as soon as the page loads.
+"""
 
 import streamlit as st
 
@@ -6,11 +10,11 @@ from explorer.analysis import analyse
 from explorer.budget import budget
 from explorer.errors import ExplorerError
 from explorer.fmt import human
-from explorer.present import enlarge_fonts, reveal, stages
-from explorer.render import ViewOptions, layer_macs, to_dot
+from explorer.present import BY, clamp, convert_step, frame_ids, note, reveal, step_info, units
+from explorer.render import ViewOptions, display_ids, layer_macs, to_dot
 from explorer.ui import graph_viewer as gv
 from explorer.ui.nav import through_app
-from explorer.ui.session import REVEAL, Session, widget
+from explorer.ui.session import Session, widget
 
 through_app()
 
@@ -23,58 +27,82 @@ html { font-size: 19px; }
 [data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"], [data-testid="stHeader"],
 [data-testid="stToolbar"], [data-testid="stDecoration"] { display: none !important; }
 [data-testid="stAppViewContainer"], [data-testid="stMain"] { background: #ffffff; color: #000000; }
-.block-container { padding-top: 1rem !important; max-width: 100% !important; }
-[data-testid="stMetricValue"] { font-size: 1.9rem; font-weight: 700; color: #000000; }
-[data-testid="stMetricLabel"] p { font-size: 1.1rem; color: #111111; }
+.block-container { padding-top: 0.6rem !important; padding-bottom: 0.5rem !important; max-width: 100% !important; }
+[data-testid="stMetricValue"] { font-size: 1.5rem; font-weight: 700; color: #000000; }
+[data-testid="stMetricLabel"] p { font-size: 0.95rem; color: #111111; }
+.st-key-present-overview p { font-size: 1.35rem; font-weight: 700; margin: 0; overflow-wrap: anywhere; }
+.st-key-present-note p { font-size: 0.85rem; font-weight: 400; color: #343a40; }
+h1 { padding: 0 !important; font-size: 1.8rem !important; }
 </style>""")
 
 try:
     spec = ses.spec
-    g = analyse(spec).graph
+    a = analyse(spec)
+    g = a.graph
 except ExplorerError as exc:
     st.error(str(exc))
     st.stop()
 
-head, mode, exit_col = st.columns([4, 2, 1], vertical_alignment="center")
+by_key = widget("present", "by")
+ss.setdefault(by_key, ses.reveal_by)
+head, mode, exit_col = st.columns([5, 3, 1], vertical_alignment="center")
 head.title(spec.label)
-by = mode.segmented_control("Reveal by", ["stage", "block"], default="stage", key=widget("present", "by")) or "stage"
+by = mode.segmented_control("Reveal by", list(BY), key=by_key, label_visibility="collapsed",
+                            format_func=lambda b: f"by {b}") or ses.reveal_by
 if exit_col.button("Exit", icon=":material/close_fullscreen:", width="stretch"):
     st.switch_page("pages/build.py")
 
-units = stages(g) if by == "stage" else g.blocks()
-key = f"{REVEAL}:{by}"
-ss.setdefault(key, min(ses.reveal or len(units), len(units)))
-ss[key] = max(1, min(ss[key], len(units)))
+steps = units(g, by)
+# One position: switching stage/block mode keeps the place (a stage opens at its first block).
+n = convert_step(g, ses.reveal or 1, ses.reveal_by, by) if ses.reveal_by != by else clamp(ses.reveal or 1, len(steps))
+ses.reveal, ses.reveal_by = n, by
+step_key = widget("present", "step")
+ss[step_key] = n
 
 
-def step(delta: int) -> None:
-    """Move the build-up one unit back or forward."""
-    ss[key] = max(1, min(ss[key] + delta, len(units)))
+def go(to: int) -> None:
+    """Move to step ``to`` (clamped)."""
+    ses.reveal = clamp(to, len(steps))
 
 
-back, slider, nxt = st.columns([1, 6, 1], vertical_alignment="bottom")
-back.button("◀ Back", on_click=step, args=(-1,), width="stretch", disabled=ss[key] <= 1)
-nxt.button("Next ▶", on_click=step, args=(1,), width="stretch", disabled=ss[key] >= len(units))
-n = slider.slider(f"Showing the first {ss[key]} of {len(units)} {by}s", 1, max(len(units), 2), key=key,
-                  disabled=len(units) < 2, label_visibility="collapsed")
-ses.reveal = n
+def on_slider() -> None:
+    go(ss[step_key])
+
+
+def on_key() -> None:
+    """A presenter key from the viewer: next, back, first, last."""
+    act = str((ss.get(widget("present", "viewer", by)) or {}).get("key") or "").split(":")[0]
+    here = ses.reveal or 1
+    go({"next": here + 1, "back": here - 1, "first": 1, "last": len(steps)}.get(act, here))
+
+
+info = step_info(g, n, by, model_macs=budget(g).total.macs)
+with st.container(key="present-overview", gap=None):
+    st.markdown(info.overview())
+    with st.container(key="present-note"):
+        st.markdown(note(g, n, by, info.model_macs))
+
+back, slider, nxt = st.columns([1, 6, 1], vertical_alignment="center")
+back.button("◀ Back", on_click=go, args=(n - 1,), width="stretch", disabled=n <= 1)
+nxt.button("Next ▶", on_click=go, args=(n + 1,), width="stretch", disabled=n >= len(steps))
+slider.slider(f"Step {n} of {len(steps)}", 1, max(len(steps), 2), key=step_key, on_change=on_slider,
+              disabled=len(steps) < 2, label_visibility="collapsed")
 
 part = reveal(g, n, by)
 b = budget(part)
-full = budget(g)
 graph_col, numbers = st.columns([4, 1])
-numbers.metric(f"{by.title()} {n} of {len(units)}", units[n - 1])
 numbers.metric("Params so far", human(part.total_params), f"{100 * part.total_params / max(g.total_params, 1):.0f}% of all",
                delta_color="off", delta_arrow="off")
-numbers.metric("MACs so far", human(b.total.macs), f"{100 * b.total.macs / max(full.total.macs, 1):.0f}% of all",
+numbers.metric("MACs so far", human(b.total.macs), f"{100 * b.total.macs / max(info.model_macs, 1):.0f}% of all",
                delta_color="off", delta_arrow="off")
 numbers.metric("Layers so far", f"{len(part.nodes):,}", f"of {len(g.nodes):,}", delta_color="off", delta_arrow="off")
 
 opts = ViewOptions("blocks", "LR", depth=1 if by == "stage" else None, legend=False)
 try:
-    dot = enlarge_fonts(to_dot(part, opts, macs=layer_macs(part)))
+    dot = to_dot(part, opts, macs=layer_macs(part))
 except ExplorerError as exc:
     st.error(str(exc))
     st.stop()
+new, context = frame_ids(display_ids(part, opts), g, n, by)
 with graph_col:
-    gv.show(dot, [], key=widget("present", "viewer", by), on_pick=None, height=430)
+    gv.present(dot, new, context, key=widget("present", "viewer", by), on_key=on_key, step_sig=f"{by}:{n}")

@@ -2,7 +2,9 @@
 
 The SVG comes from graphviz (:func:`explorer.render.svg`, cached on the DOT text, so many
 browsers on one preset pay for one layout) and is shown by a small Streamlit component that
-bundles svg-pan-zoom (``assets/svg-pan-zoom``, BSD licence). Clicking a block in the graph
+bundles svg-pan-zoom (``assets/svg-pan-zoom``, BSD licence); its HTML, CSS and view logic
+(framing, fit width/all, zoom to a block, search hits, Present's highlighting, keys, full screen)
+live in ``assets/graph_viewer/``. DOT comes from :mod:`explorer.render` only. Clicking a block in the graph
 expands it (the mixed view); clicking an expanded layer collapses its block again. Without the
 ``dot`` program the page falls back to ``st.graphviz_chart`` (no pan/zoom) and DOT downloads.
 
@@ -43,101 +45,36 @@ from explorer.render import (
 )
 from explorer.ui.session import GraphKeys, graph_keys, widget
 
-ASSETS = Path(__file__).resolve().parents[2] / "assets" / "svg-pan-zoom"
+ASSETS = Path(__file__).resolve().parents[2] / "assets"
 VIEW_LABELS = {"blocks": "Blocks", "layers": "Layers", "mixed": "Mixed"}
 MAX_HITS_LISTED = 8
-
-_CSS = """
-.gv-root { position: relative; border: 1px solid rgba(128,128,128,0.35); border-radius: 0.5rem;
-           overflow: hidden; }
-.gv-canvas { width: 100%; height: 100%; }
-.gv-canvas svg { width: 100%; height: 100%; display: block; }
-.gv-canvas g.node { cursor: pointer; }
-.gv-canvas g.node.gv-hit polygon, .gv-canvas g.node.gv-hit ellipse, .gv-canvas g.node.gv-hit path {
-  stroke: #f03e3e !important; stroke-width: 5px !important; }
-.gv-canvas g.cluster text { fill: #868e96; }
-.gv-help { position: absolute; left: 8px; bottom: 6px; font: 12px sans-serif; color: #868e96;
-           pointer-events: none; }
-"""
-
-_HTML = '<div class="gv-root"><div class="gv-canvas"></div><div class="gv-help"></div></div>'
-
-_INIT_JS = """
-function centreOn(pz, canvas, node) {
-  // svg-pan-zoom applies its matrix on the next frame: compute from its state, not the DOM.
-  const sizes = pz.getSizes();
-  if (sizes.realZoom < 0.9) pz.zoom(pz.getZoom() * 0.9 / sizes.realZoom);
-  const s2 = pz.getSizes(), rz = s2.realZoom;
-  const vp = canvas.querySelector('.svg-pan-zoom_viewport');
-  const m = vp.getCTM().inverse().multiply(node.getCTM());  // node -> viewport coordinates
-  const bb = node.getBBox();
-  const pt = new DOMPoint(bb.x + bb.width / 2, bb.y + bb.height / 2).matrixTransform(m);
-  pz.pan({ x: s2.width / 2 - pt.x * rz, y: s2.height / 2 - pt.y * rz });
-}
-
-function nodeById(canvas, id) {
-  return [...canvas.querySelectorAll('g.node')].find((g) => {
-    const t = g.querySelector('title');
-    return t && t.textContent === id;
-  });
-}
-
-export default function(component) {
-  const { data, parentElement, setTriggerValue } = component;
-  const root = parentElement.querySelector('.gv-root');
-  const canvas = root.querySelector('.gv-canvas');
-  root.style.height = data.height + 'px';
-  root.style.background = 'transparent';  // the page's own background, light or dark
-  root.querySelector('.gv-help').textContent = data.help;
-  if (canvas.dataset.sig !== data.sig) {
-    if (root._pz) { try { root._pz.destroy(); } catch (e) {} root._pz = null; }
-    canvas.innerHTML = data.svg;
-    canvas.dataset.sig = data.sig;
-    root._hitsSig = null;
-    const svgEl = canvas.querySelector('svg');
-    if (svgEl) {
-      svgEl.removeAttribute('width');
-      svgEl.removeAttribute('height');
-      root._pz = window.svgPanZoom(svgEl, {
-        zoomEnabled: true, controlIconsEnabled: true, fit: true, center: true,
-        minZoom: 0.02, maxZoom: 60, zoomScaleSensitivity: 0.3, dblClickZoomEnabled: false,
-      });
-      const focus = data.focus ? nodeById(canvas, data.focus) : null;
-      const sz = root._pz.getSizes();
-      if (focus) {
-        centreOn(root._pz, canvas, focus);  // the block just expanded
-      } else if (sz.realZoom < 0.85) {  // fitting made it small: start at 100%, at the graph's start (Reset fits)
-        root._pz.zoom(root._pz.getZoom() / sz.realZoom);
-        // svg-pan-zoom applies its matrix on the next frame: compute from its state, not the DOM.
-        const s2 = root._pz.getSizes(), rz = s2.realZoom;
-        const box = svgEl.querySelector('.svg-pan-zoom_viewport').getBBox();
-        const w = box.width * rz, h = box.height * rz;
-        root._pz.pan({ x: w < s2.width ? (s2.width - w) / 2 - box.x * rz : 10 - box.x * rz,
-                       y: h < s2.height ? (s2.height - h) / 2 - box.y * rz : 10 - box.y * rz });
-      }
-    }
-  }
-  const hits = new Set(data.hits);
-  let first = null;
-  canvas.querySelectorAll('g.node').forEach((g) => {
-    const title = g.querySelector('title');
-    const id = title ? title.textContent : '';
-    const hit = hits.has(id);
-    g.classList.toggle('gv-hit', hit);
-    if (hit && !first) first = g;
-    g.onclick = () => setTriggerValue('picked', id);
-  });
-  if (first && root._pz && data.hits_sig !== root._hitsSig) centreOn(root._pz, canvas, first);
-  root._hitsSig = data.hits_sig;
-}
-"""
+# Label sizes on screen, in CSS pixels: the Build view opens at least this legible; Present frames
+# each step with labels a back row can read, and no bigger than a slide's title.
+BUILD_LABEL_PX = (12.5, 16.0)
+PRESENT_LABEL_PX = (20.0, 34.0)
 
 
 @st.cache_resource
 def _component() -> Callable:
-    """Register the viewer component once per server process."""
-    lib = (ASSETS / "svg-pan-zoom.min.js").read_text()
-    return st.components.v2.component("explorer_graph_viewer", html=_HTML, css=_CSS, js=lib + "\n" + _INIT_JS)
+    """Register the viewer component once per server process (its HTML, CSS and JS live in assets/)."""
+    here = ASSETS / "graph_viewer"
+    lib = (ASSETS / "svg-pan-zoom" / "svg-pan-zoom.min.js").read_text()
+    return st.components.v2.component(
+        "explorer_graph_viewer", html=(here / "viewer.html").read_text(), css=(here / "viewer.css").read_text(),
+        js=lib + "\n" + (here / "viewer.js").read_text(),
+    )
+
+
+def help_text(opts: ViewOptions | None) -> str:
+    """The viewer's one-line help for the current view (what a click does there, if anything)."""
+    base = "wheel scrolls · ctrl+wheel or + − zoom · drag to pan · hover for details"
+    if opts is None:
+        return base
+    if opts.view == "layers":
+        return base
+    if opts.view == "mixed":
+        return base + " · click a block to open it, a layer to close its block"
+    return base + " · click a block to open it"
 
 
 @dataclass(frozen=True)
@@ -286,7 +223,7 @@ def controls(graph: ModelGraph, state: MutableMapping, keys: GraphKeys) -> Graph
     state.setdefault(keys["depth"], default_detail(graph))
     state.setdefault(keys["expand"], [])
     state[keys["expand"]] = [e for e in state[keys["expand"]] if e in names]
-    c1, c2, c3 = st.columns([3, 3, 3])
+    c1, c2, c3, c4 = st.columns([3, 2, 3, 3], vertical_alignment="bottom")
     view = c1.segmented_control(
         "View", list(VIEW_LABELS), format_func=VIEW_LABELS.get, key=keys["view"],
         help="Blocks: one box per block. Layers: every layer. Mixed: blocks, with the ones you click (or pick) opened.",
@@ -298,7 +235,7 @@ def controls(graph: ModelGraph, state: MutableMapping, keys: GraphKeys) -> Graph
         detail = c3.segmented_control("Blocks shown", list(DETAIL_LABELS), format_func=DETAIL_LABELS.get,
                                       key=keys["depth"], help="Stages: one box per top-level group; "
                                       "click one to see its blocks.") or "blocks"
-    query = st.text_input("Find layers", key=keys["query"], placeholder="name, type or block, e.g. add, conv3")
+    query = c4.text_input("Find layers", key=keys["query"], placeholder="name, type or block, e.g. add, conv3")
     expand: tuple[str, ...] = ()
     if view == "mixed":
         expand = tuple(st.multiselect("Expanded blocks (or click a block in the graph)", names,
@@ -310,9 +247,27 @@ def controls(graph: ModelGraph, state: MutableMapping, keys: GraphKeys) -> Graph
     return GraphChoice(ViewOptions(view, rankdir, expand, depth=depth), query)
 
 
+def _layout_or_fallback(dot_text: str) -> str | None:
+    """The SVG of ``dot_text``, or None after drawing the fallback (no graphviz) or an error."""
+    if not have_dot():
+        st.info("Install graphviz (the `dot` program) for pan, zoom and SVG/PNG downloads; "
+                "this is the basic view.", icon="ℹ️")
+        st.graphviz_chart(dot_text, width="stretch")
+        return None
+    try:
+        return svg(dot_text)
+    except ExplorerError as exc:
+        st.error(str(exc))
+        return None
+
+
 def show(dot_text: str, hits: list[str], *, key: str, on_pick: Callable[[], None] | None,
-         focus: str | None = None, height: int = 640) -> bool:
+         focus: str | None = None, height: int = 480, help: str | None = None, fill: bool = True) -> bool:
     """Draw the graph: an SVG pan/zoom viewer, or ``st.graphviz_chart`` without graphviz.
+
+    The viewer opens at the graph's whole width with labels at least ``BUILD_LABEL_PX[0]`` pixels
+    (a long model then scrolls vertically); its toolbar fits width, fits all, shows 100%, zooms to
+    a block and goes full screen; + and − zoom from the keyboard.
 
     Args:
         dot_text: the DOT source.
@@ -320,31 +275,73 @@ def show(dot_text: str, hits: list[str], *, key: str, on_pick: Callable[[], None
         key: the component's key (its ``picked`` trigger lands in ``st.session_state[key]``).
         on_pick: called when a node is clicked (read the trigger from the state).
         focus: a DOT node id to centre a new drawing on (else the graph's start is shown).
-        height: viewer height in pixels.
+        height: the viewer's smallest height in pixels.
+        help: the help line (default: :func:`help_text` for any view).
+        fill: grow the viewer to the bottom of the browser window.
 
     Returns:
         True when the pan/zoom viewer was used.
     """
-    if not have_dot():
-        st.info("Install graphviz (the `dot` program) for pan, zoom and SVG/PNG downloads; "
-                "this is the basic view.", icon="ℹ️")
-        st.graphviz_chart(dot_text, width="stretch")
-        return False
-    try:
-        image = svg(dot_text)
-    except ExplorerError as exc:
-        st.error(str(exc))
+    image = _layout_or_fallback(dot_text)
+    if image is None:
         return False
     data = {
+        "mode": "build",
         "svg": image,
         "sig": signature(dot_text),
+        "frame_sig": signature(dot_text),
         "hits": hits,
         "hits_sig": "|".join(hits),
         "focus": focus,
         "height": height,
-        "help": "drag to pan · wheel to zoom · click a block to expand it",
+        "fill": fill,
+        "help": help if help is not None else help_text(None),
+        "min_px": BUILD_LABEL_PX[0],
+        "max_px": BUILD_LABEL_PX[1],
+        "pick": on_pick is not None,
+        "keys": True,
     }
-    _component()(data=data, key=key, height=height + 4, on_picked_change=on_pick or (lambda: None))
+    _component()(data=data, key=key, height="content", on_picked_change=on_pick or (lambda: None),
+                 on_key_change=lambda: None)
+    return True
+
+
+def present(dot_text: str, new: list[str], context: list[str], *, key: str, on_key: Callable[[], None],
+            step_sig: str, height: int = 360) -> bool:
+    """Present's drawing: frames the step's new part with its context, new part highlighted.
+
+    Keys (on the whole page, no click needed): → PageDown Space next, ← PageUp back, Home, End,
+    F full screen; each lands as the ``key`` trigger (``next:<time>``) and calls ``on_key``.
+
+    Args:
+        dot_text: the DOT source of the part revealed so far.
+        new: DOT ids of the step's new part (highlighted; the rest is dimmed).
+        context: DOT ids framed with it (the previous step).
+        key: the component's key.
+        on_key: called when a presenter key is pressed.
+        step_sig: changes with every step (the viewer re-frames when it does).
+        height: the viewer's smallest height in pixels (it grows to the window's bottom).
+
+    Returns:
+        True when the pan/zoom viewer was used.
+    """
+    image = _layout_or_fallback(dot_text)
+    if image is None:
+        return False
+    data = {
+        "mode": "present",
+        "svg": image,
+        "sig": signature(dot_text),
+        "frame": {"new": new, "context": context, "min_px": PRESENT_LABEL_PX[0], "max_px": PRESENT_LABEL_PX[1]},
+        "frame_sig": step_sig,
+        "height": height,
+        "fill": True,
+        "bottom_gap": 12,
+        "help": "→ / Space next · ← back · Home / End · F full screen · Esc leaves it",
+        "keys": True,
+        "pick": False,
+    }
+    _component()(data=data, key=key, height="content", on_key_change=on_key, on_picked_change=lambda: None)
     return True
 
 
@@ -417,6 +414,7 @@ def section(graph: ModelGraph, state: MutableMapping, scope: str, stem: str) -> 
         st.caption(describe_hits(graph, matches))
     show(
         dot, highlight_ids(graph, matches, choice.options), key=keys["viewer"], focus=focus_id(graph, choice.options),
+        help=help_text(choice.options),
         on_pick=lambda: toggle_pick(state, (state.get(keys["viewer"]) or {}).get("picked"), graph,
                                     keys["view"], keys["expand"]),
     )

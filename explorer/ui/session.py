@@ -31,7 +31,7 @@ WIDGETS: dict[str, tuple[str, ...]] = {
     "code": ("download", "keras"),
     "home": ("preset", "step"),
     "inspect": ("upload", "hier", "bars", "blocks", "size"),
-    "present": ("by", "viewer"),
+    "present": ("by", "viewer", "step"),
     "train": ("changes", "dataset", "upload", "subset", "validation", "normalise", "flip", "shift", "epochs",
               "max_seconds", "batch_size", "lr", "optimizer", "seed", "backend", "launch", "smoothing", "loss",
               "acc", "stop", "grid", "experiment", "grad_run", "grad_step", "recipe", "precision", "xla",
@@ -43,6 +43,7 @@ WIDGETS: dict[str, tuple[str, ...]] = {
 # Cross-page values.
 SPEC = "spec"  # the architecture (a Spec) shown on Build, Budget, Code, Present, Train
 REVEAL = "present:reveal"  # Present's step, kept in links
+REVEAL_BY = "present:reveal_by"  # what Present's step counts: stages or blocks
 LINK_RESTORED = "links:restored"  # the URL was read into this session
 TRAIN_SESSION = "train:session"  # a per-browser-session id for the per-session run limit
 TRAIN_SHOWN = "train:shown"  # run ids drawn on the Train page's curves
@@ -157,6 +158,15 @@ class Session:
     @reveal.setter
     def reveal(self, n: int | None) -> None:
         self.state[REVEAL] = n
+
+    @property
+    def reveal_by(self) -> str:
+        """What :attr:`reveal` counts: ``stage`` (the default, and what links mean) or ``block``."""
+        return self.state.get(REVEAL_BY) or "stage"
+
+    @reveal_by.setter
+    def reveal_by(self, by: str) -> None:
+        self.state[REVEAL_BY] = by
 
     @property
     def link_restored(self) -> bool:

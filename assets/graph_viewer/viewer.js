@@ -1,0 +1,345 @@
+// The graph viewer (explorer/ui/graph_viewer.py): pan/zoom over graphviz's SVG with svg-pan-zoom.
+// View logic only: framing, fit width / all / 100%, zoom to a block, search hits, click to pick,
+// Present's new/old highlighting, keyboard and full screen. The SVG comes ready from Python.
+//
+// Coordinates: svg-pan-zoom puts the drawing in a viewport <g> whose matrix is (R, panX, panY);
+// a point p of the drawing is at R*p + pan on screen (relative to the <svg>). R is "realZoom".
+// It applies a new matrix on the next frame, so every computation reads its state, not the DOM.
+
+const GV_MIN_ZOOM = 0.01, GV_MAX_ZOOM = 2000;
+
+function gvNodes(gv) {
+  if (!gv.nodes) {
+    gv.nodes = new Map();
+    gv.canvas.querySelectorAll('g.node').forEach((g) => {
+      const t = g.querySelector(':scope > title');
+      if (t) gv.nodes.set(t.textContent, g);
+    });
+  }
+  return gv.nodes;
+}
+
+// Font size of node labels in drawing units (the median of the first labels).
+function gvFontUnits(gv) {
+  if (!gv.fontUnits) {
+    const sizes = [...gv.canvas.querySelectorAll('g.node text')].slice(0, 300)
+      .map((t) => parseFloat(t.getAttribute('font-size'))).filter((v) => v > 0).sort((a, b) => a - b);
+    gv.fontUnits = sizes.length ? sizes[Math.floor(sizes.length / 2)] : 10;
+  }
+  return gv.fontUnits;
+}
+
+// Bounding box of elements in drawing (viewport-local) coordinates.
+function gvBox(gv, els) {
+  const vp = gv.canvas.querySelector('.svg-pan-zoom_viewport');
+  if (!vp) return null;
+  const inv = vp.getCTM().inverse();
+  let x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
+  for (const el of els) {
+    if (!el) continue;
+    const m = inv.multiply(el.getCTM());
+    const b = el.getBBox();
+    for (const [x, y] of [[b.x, b.y], [b.x + b.width, b.y], [b.x, b.y + b.height], [b.x + b.width, b.y + b.height]]) {
+      const p = new DOMPoint(x, y).matrixTransform(m);
+      x0 = Math.min(x0, p.x); y0 = Math.min(y0, p.y); x1 = Math.max(x1, p.x); y1 = Math.max(y1, p.y);
+    }
+  }
+  return x0 === Infinity ? null : { x: x0, y: y0, width: x1 - x0, height: y1 - y0 };
+}
+
+function gvWhole(gv) {
+  return gvBox(gv, [gv.canvas.querySelector('.svg-pan-zoom_viewport')]);
+}
+
+function gvSetZoom(gv, R) {
+  const pz = gv.pz, s = pz.getSizes();
+  pz.zoom(pz.getZoom() * R / s.realZoom);
+  return pz.getSizes().realZoom;
+}
+
+// Show `box` at real zoom R: centred where it fits, else from its left/top edge.
+function gvShow(gv, box, R, align) {
+  const s = gv.pz.getSizes();
+  R = gvSetZoom(gv, R);
+  const pad = 12, w = box.width * R, h = box.height * R;
+  const x = w + 2 * pad <= s.width ? (s.width - w) / 2 - box.x * R : pad - box.x * R;
+  let y;
+  if (align === 'top') y = h + 2 * pad <= s.height ? Math.min((s.height - h) / 2, pad) - box.y * R : pad - box.y * R;
+  else y = h + 2 * pad <= s.height ? (s.height - h) / 2 - box.y * R : pad - box.y * R;
+  gv.pz.pan({ x, y });
+  gvShowZoom(gv);
+}
+
+function gvShowZoom(gv) {
+  const el = gv.root.querySelector('.gv-zoom');
+  if (el && gv.pz) el.textContent = Math.round(100 * gv.pz.getSizes().realZoom) + '%';
+}
+
+// Fit `box` (all of it in view), with labels no bigger than maxPx and, when the box allows, no
+// smaller than minPx.
+function gvFit(gv, box, { minPx = 0, maxPx = 1e9, pad = 16, align = 'centre' } = {}) {
+  if (!box) return;
+  const s = gv.pz.getSizes(), f = gvFontUnits(gv);
+  let R = Math.min((s.width - 2 * pad) / Math.max(box.width, 1), (s.height - 2 * pad) / Math.max(box.height, 1));
+  R = Math.min(R, maxPx / f);
+  gvShow(gv, box, R, align);
+  return R * f >= minPx;
+}
+
+// Build's first view: the whole width, labels at least minPx (then it scrolls vertically).
+function gvFitWidth(gv, minPx, maxPx) {
+  const box = gvWhole(gv);
+  if (!box) return;
+  const s = gv.pz.getSizes(), f = gvFontUnits(gv);
+  let R = (s.width - 24) / Math.max(box.width, 1);
+  R = Math.max(Math.min(R, maxPx / f), minPx / f);
+  gvShow(gv, box, R, 'top');
+}
+
+function gvFitAll(gv) {
+  const box = gvWhole(gv);
+  const s = gv.pz.getSizes();
+  if (box) gvShow(gv, box, Math.min((s.width - 24) / box.width, (s.height - 24) / box.height), 'centre');
+}
+
+function gvActual(gv) {
+  const s = gv.pz.getSizes(), pan = gv.pz.getPan(), R = s.realZoom;
+  const cx = (s.width / 2 - pan.x) / R, cy = (s.height / 2 - pan.y) / R;  // keep the centre
+  const R2 = gvSetZoom(gv, 1);
+  gv.pz.pan({ x: s.width / 2 - cx * R2, y: s.height / 2 - cy * R2 });
+  gvShowZoom(gv);
+}
+
+function gvZoomBy(gv, factor) {
+  const s = gv.pz.getSizes();
+  gv.pz.zoomAtPoint(gv.pz.getZoom() * factor, { x: s.width / 2, y: s.height / 2 });
+  gvShowZoom(gv);
+}
+
+// Centre on one node at a readable size (a search hit, the block just expanded).
+function gvCentre(gv, node, minPx) {
+  const box = gvBox(gv, [node]);
+  if (!box) return;
+  const s = gv.pz.getSizes(), f = gvFontUnits(gv);
+  const R = Math.max(s.realZoom, minPx / f);
+  const R2 = gvSetZoom(gv, R);
+  gv.pz.pan({ x: s.width / 2 - (box.x + box.width / 2) * R2, y: s.height / 2 - (box.y + box.height / 2) * R2 });
+  gvShowZoom(gv);
+}
+
+// Blocks one can zoom to: block nodes and block clusters, by their path.
+function gvBlocks(gv) {
+  const out = [];
+  gv.canvas.querySelectorAll('g.node, g.cluster').forEach((g) => {
+    const t = g.querySelector(':scope > title');
+    if (!t) return;
+    const id = t.textContent;
+    if (id.startsWith('block:')) out.push([id.slice(6), g]);
+    else if (id.startsWith('cluster_') && !id.startsWith('cluster_model:')) out.push([id.slice(8), g]);
+  });
+  return out;
+}
+
+function gvFullscreen(el) {
+  const doc = el.ownerDocument;
+  if (doc.fullscreenElement) doc.exitFullscreen().catch(() => {});
+  else if (el.requestFullscreen) el.requestFullscreen().catch(() => {});
+}
+
+function gvHeight(gv) {
+  const d = gv.data, root = gv.root;
+  if (root.ownerDocument.fullscreenElement === root) { root.style.height = ''; return; }
+  let h = d.height;
+  if (d.fill) {
+    const top = root.getBoundingClientRect().top + (window.scrollY || 0);
+    h = Math.max(d.height, Math.floor(window.innerHeight - top - (d.bottom_gap || 16)));
+  }
+  root.style.height = h + 'px';
+}
+
+// Present: classes for the new part and the dimmed earlier parts, then frame new + context.
+function gvPresent(gv) {
+  const fr = gv.data.frame;
+  if (!fr) return;
+  const nodes = gvNodes(gv), fresh = new Set(fr.new);
+  nodes.forEach((g, id) => {
+    g.classList.toggle('gv-new', fresh.has(id));
+    g.classList.toggle('gv-old', !fresh.has(id));
+  });
+  gv.canvas.querySelectorAll('g.edge').forEach((g) => {
+    const t = g.querySelector(':scope > title');
+    const [a, b] = t ? t.textContent.split('->') : ['', ''];
+    g.classList.toggle('gv-old', !(fresh.has(a) || fresh.has(b)));
+  });
+  const all = [gv.canvas.querySelector('.svg-pan-zoom_viewport')];
+  const news = fr.new.map((id) => nodes.get(id)).filter(Boolean);
+  const els = [...news, ...fr.context.map((id) => nodes.get(id)).filter(Boolean)];
+  const opts = { minPx: fr.min_px, maxPx: fr.max_px, pad: 24 };
+  // New part and its context; if that makes labels too small, the new part alone.
+  if (!gvFit(gv, gvBox(gv, els.length ? els : all), opts) && news.length && els.length > news.length) {
+    gvFit(gv, gvBox(gv, news), opts);
+  }
+}
+
+// One keydown listener on the page (components run in the page, not in an iframe): it serves
+// the most recently drawn viewer that asked for keys, so keys work before any click.
+function gvKeys(e) {
+  const gv = window.__gvActive;
+  if (!gv || !gv.root.isConnected || e.defaultPrevented || e.altKey || e.metaKey || e.ctrlKey) return;
+  const t = e.composedPath ? e.composedPath()[0] : e.target;
+  const tag = (t && t.tagName || '').toLowerCase();
+  if (tag === 'input' || tag === 'textarea' || tag === 'select' || (t && t.isContentEditable)) return;
+  const k = e.key;
+  if (gv.data.mode === 'present') {
+    const act = { ArrowRight: 'next', PageDown: 'next', ' ': 'next', Spacebar: 'next', ArrowLeft: 'back',
+                  PageUp: 'back', Home: 'first', End: 'last' }[k];
+    if (act) {
+      e.preventDefault();
+      gv.setTrigger('key', act + ':' + Date.now());
+      return;
+    }
+    if (k === 'f' || k === 'F') { e.preventDefault(); gvFullscreen(gv.root.ownerDocument.documentElement); }
+    return;
+  }
+  if (k === '+' || k === '=') { e.preventDefault(); gvZoomBy(gv, 1.25); }
+  else if (k === '-' || k === '_') { e.preventDefault(); gvZoomBy(gv, 0.8); }
+  else if (k === 'f' || k === 'F') { e.preventDefault(); gvFullscreen(gv.root); }
+}
+
+// Wheel: scroll through the drawing (shift: sideways); ctrl/⌘ or a pinch: zoom. At the drawing's
+// end the page scrolls on.
+function gvWheel(gv, e) {
+  if (!gv.pz) return;
+  const s = gv.pz.getSizes();
+  if (e.ctrlKey || e.metaKey) {
+    e.preventDefault();
+    const r = gv.canvas.getBoundingClientRect();
+    gv.pz.zoomAtPoint(gv.pz.getZoom() * Math.exp(-e.deltaY * 0.002), { x: e.clientX - r.left, y: e.clientY - r.top });
+    gvShowZoom(gv);
+    return;
+  }
+  const box = gvWhole(gv), pan = gv.pz.getPan(), R = s.realZoom;
+  let dx = e.shiftKey ? e.deltaY : e.deltaX, dy = e.shiftKey ? 0 : e.deltaY;
+  if (e.deltaMode === 1) { dx *= 16; dy *= 16; }
+  const top = box.y * R + pan.y, bottom = (box.y + box.height) * R + pan.y;
+  const left = box.x * R + pan.x, right = (box.x + box.width) * R + pan.x;
+  const ny = dy > 0 ? -Math.min(dy, Math.max(0, bottom - s.height + 12)) : Math.min(-dy, Math.max(0, 12 - top));
+  const nx = dx > 0 ? -Math.min(dx, Math.max(0, right - s.width + 12)) : Math.min(-dx, Math.max(0, 12 - left));
+  if (Math.abs(ny) < 0.5 && Math.abs(nx) < 0.5) return;  // nothing left to scroll: the page scrolls
+  e.preventDefault();
+  gv.pz.panBy({ x: nx, y: ny });
+}
+
+function gvToolbar(gv) {
+  const bar = gv.root.querySelector('.gv-bar');
+  const d = gv.data;
+  bar.querySelectorAll('button, select').forEach((el) => {
+    const act = el.dataset.act;
+    const show = d.mode === 'present' ? act === 'full' : true;
+    el.style.display = show ? '' : 'none';
+  });
+  bar.querySelector('.gv-zoom').style.display = d.mode === 'present' ? 'none' : '';
+  bar.querySelector('.gv-help').textContent = d.help || '';
+  if (bar.dataset.wired) return;
+  bar.dataset.wired = '1';
+  bar.addEventListener('click', (e) => {
+    const act = e.target.closest('button') && e.target.closest('button').dataset.act;
+    const g = gv.root._gv;
+    if (!act || !g || !g.pz) return;
+    if (act === 'width') gvFitWidth(g, g.data.min_px, g.data.max_px);
+    else if (act === 'all') gvFitAll(g);
+    else if (act === 'actual') gvActual(g);
+    else if (act === 'in') gvZoomBy(g, 1.25);
+    else if (act === 'out') gvZoomBy(g, 0.8);
+    else if (act === 'full') gvFullscreen(g.data.mode === 'present' ? g.root.ownerDocument.documentElement : g.root);
+  });
+  bar.querySelector('select').addEventListener('change', (e) => {
+    const g = gv.root._gv, path = e.target.value;
+    if (!g || !path) return;
+    const hit = gvBlocks(g).find(([p]) => p === path);
+    if (hit) gvFit(g, gvBox(g, [hit[1]]), { maxPx: 22, minPx: g.data.min_px, pad: 20 });
+  });
+}
+
+function gvFillBlocks(gv) {
+  const sel = gv.root.querySelector('.gv-bar select');
+  const blocks = gvBlocks(gv);
+  sel.length = 1;
+  for (const [path] of blocks) sel.add(new Option(path, path));
+  sel.style.display = blocks.length && gv.data.mode !== 'present' ? '' : 'none';
+}
+
+function gvMark(gv, what) {
+  // The view is on screen after the next frame (svg-pan-zoom's matrix lands then).
+  requestAnimationFrame(() => requestAnimationFrame(() => { gv.canvas.dataset[what] = gv.data[what + '_sig'] || ''; }));
+}
+
+export default function (component) {
+  const { data, parentElement, setTriggerValue } = component;
+  const root = parentElement.querySelector('.gv-root');
+  const canvas = root.querySelector('.gv-canvas');
+  const gv = root._gv || { root, canvas };
+  root._gv = gv;
+  gv.data = data;
+  gv.setTrigger = setTriggerValue;
+  root.classList.toggle('gv-present', data.mode === 'present');
+  gvToolbar(gv);
+  gvHeight(gv);
+  if (!window.__gvKeysInstalled) {
+    window.__gvKeysInstalled = true;
+    root.ownerDocument.addEventListener('keydown', (e) => gvKeys(e));
+    window.addEventListener('resize', () => {
+      const g = window.__gvActive;
+      if (g && g.root.isConnected && g.pz) { gvHeight(g); g.pz.resize(); }
+    });
+    root.ownerDocument.addEventListener('fullscreenchange', () => {
+      const g = window.__gvActive;
+      if (g && g.root.isConnected && g.pz) {
+        gvHeight(g);
+        setTimeout(() => { g.pz.resize(); if (g.data.mode === 'present') gvPresent(g); else gvFitWidth(g, g.data.min_px, g.data.max_px); }, 50);
+      }
+    });
+  }
+  if (data.keys) window.__gvActive = gv;
+  let fresh = false;
+  if (canvas.dataset.sig !== data.sig) {
+    fresh = true;
+    if (gv.pz) { try { gv.pz.destroy(); } catch (e) { /* already gone */ } gv.pz = null; }
+    canvas.innerHTML = data.svg;
+    canvas.dataset.sig = data.sig;
+    gv.nodes = null; gv.fontUnits = null; gv.hitsSig = null;
+    const svgEl = canvas.querySelector('svg');
+    if (svgEl) {
+      svgEl.removeAttribute('width');
+      svgEl.removeAttribute('height');
+      gv.pz = window.svgPanZoom(svgEl, {
+        zoomEnabled: true, mouseWheelZoomEnabled: false, controlIconsEnabled: false, fit: true, center: true,
+        minZoom: GV_MIN_ZOOM, maxZoom: GV_MAX_ZOOM, zoomScaleSensitivity: 0.3, dblClickZoomEnabled: false,
+        onZoom: () => gvShowZoom(gv),
+      });
+      svgEl.addEventListener('wheel', (e) => gvWheel(gv, e), { passive: false });
+      gvFillBlocks(gv);
+      const focus = data.focus ? gvNodes(gv).get(data.focus) : null;
+      if (data.mode === 'present') gvPresent(gv);
+      else if (focus) gvCentre(gv, focus, data.min_px);  // the block just expanded
+      else gvFitWidth(gv, data.min_px, data.max_px);
+    }
+  } else if (data.mode === 'present' && gv.pz && gv.frameSig !== data.frame_sig) {
+    gvPresent(gv);
+    fresh = true;
+  }
+  gv.frameSig = data.frame_sig;
+  if (data.mode !== 'present') {
+    const hits = new Set(data.hits || []);
+    let first = null;
+    gvNodes(gv).forEach((g, id) => {
+      const hit = hits.has(id);
+      g.classList.toggle('gv-hit', hit);
+      if (hit && !first) first = g;
+      g.onclick = data.pick ? () => setTriggerValue('picked', id) : null;
+    });
+    if (first && gv.pz && data.hits_sig !== gv.hitsSig) gvCentre(gv, first, data.min_px);
+    gv.hitsSig = data.hits_sig;
+  }
+  if (fresh) gvMark(gv, 'frame');
+}
