@@ -10,12 +10,14 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import typing
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from explorer.errors import ConfigError
 
-__all__ = ["ConfigError", "FieldInfo", "FieldSpec", "applicable", "applies", "field", "fields_of", "make_config"]
+__all__ = ["ConfigError", "FieldInfo", "FieldSpec", "applicable", "applies", "applies_to", "field", "fields_of",
+           "make_config", "valid_values"]
 
 
 @dataclass(frozen=True)
@@ -29,6 +31,9 @@ class FieldSpec:
         choices: allowed values for a string field.
         length: allowed tuple lengths (for shapes), e.g. ``(3,)``.
         label: short human label for forms.
+        valid: the valid values given the other fields' values (a mapping name -> value), for
+            rules a range cannot say (ResNet v1 depth 6n+2); the form offers or steps through them.
+        valid_text: that rule in words, for help texts (``6n+2 for v1, 9n+2 for v2``).
         when: the field applies only when these other fields have one of these values, as
             ``(("version", (2,)),)`` (None: always); see :func:`applies`.
     """
@@ -39,6 +44,8 @@ class FieldSpec:
     choices: tuple[str, ...] | None = None
     length: tuple[int, ...] | None = None
     label: str | None = None
+    valid: Callable[[Mapping[str, Any]], tuple] | None = None
+    valid_text: str | None = None
     when: tuple[tuple[str, tuple[Any, ...]], ...] | None = None
 
 
@@ -98,6 +105,40 @@ def fields_of(cls: type) -> list[FieldInfo]:
         spec = f.metadata.get("spec") or FieldSpec(help="")
         out.append(FieldInfo(f.name, _kind_of(hints[f.name]), f.default, spec))
     return out
+
+
+def valid_values(info: FieldInfo, values: Mapping[str, Any]) -> tuple | None:
+    """The values a field accepts given the other fields' ``values`` (None: any in its range)."""
+    return tuple(info.spec.valid(values)) if info.spec.valid is not None else None
+
+
+def applies_to(info: FieldInfo, values: Mapping[str, Any]) -> bool:
+    """Whether a field matters given the other fields' ``values`` (a form's values so far); see
+    :attr:`FieldSpec.when` and :func:`applies` for a config object."""
+    return all(values.get(k) in vals for k, vals in (info.spec.when or ()))
+
+
+def applies_text(info: FieldInfo) -> str | None:
+    """``applies only when version is 2`` (None when the field always applies)."""
+    if not info.spec.when:
+        return None
+    conds = [f"{k} is {' or '.join(_fmt(v) for v in vals)}" for k, vals in info.spec.when]
+    return "applies only when " + " and ".join(conds)
+
+
+def describe(info: FieldInfo) -> str:
+    """A field's full help: its sentence, its valid values and when it applies (CLI and forms)."""
+    parts = [info.spec.help.rstrip(".") + "."]
+    if info.spec.valid_text:
+        parts.append(f"Valid: {info.spec.valid_text}.")
+    elif info.spec.choices:
+        parts.append(f"Choices: {', '.join(info.spec.choices)}.")
+    elif info.spec.min is not None or info.spec.max is not None:
+        parts.append(f"Range: {_describe_range(info.spec)}.")
+    when = applies_text(info)
+    if when:
+        parts.append(when[0].upper() + when[1:] + ".")
+    return " ".join(parts)
 
 
 def _describe_range(spec: FieldSpec) -> str:

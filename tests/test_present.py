@@ -11,8 +11,8 @@ from streamlit.testing.v1 import AppTest
 from explorer.analysis import analyse
 from explorer.budget import budget
 from explorer.builders import resolve
-from explorer.present import enlarge_fonts, reveal, stages
-from explorer.render import ViewOptions, to_dot
+from explorer.present import convert_step, enlarge_fonts, frame_ids, note, reveal, stages, step_info, units
+from explorer.render import ViewOptions, display_ids, to_dot
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -55,12 +55,69 @@ def test_present_page_steps_with_buttons():
     at.query_params["reveal"] = "2"
     at.run().switch_page("pages/present.py").run()
     assert not at.exception
-    assert at.metric[0].value == "stem"
+    assert at.markdown[0].value.startswith("Stage 2 of 6 · stem")
     next_button = next(b for b in at.button if b.label == "Next ▶")
     next_button.click().run()
-    assert not at.exception and at.metric[0].value == "stage1"
+    assert not at.exception and at.markdown[0].value.startswith("Stage 3 of 6 · stage1 · 18 blocks")
     back = next(b for b in at.button if b.label == "◀ Back")
     back.click().run()
     back = next(b for b in at.button if b.label == "◀ Back")
     back.click().run()
-    assert at.metric[0].value == "input" and at.metric[1].value == "0"
+    assert at.markdown[0].value.startswith("Stage 1 of 6 · input") and at.metric[0].value == "0"
+
+
+def test_present_from_build_starts_at_step_one_and_mode_switch_keeps_the_place():
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.query_params["builder"] = "resnet"
+    at.query_params["preset"] = "resnet110"
+    at.query_params["reveal"] = "5"
+    at.run().switch_page("pages/build.py").run()
+    at.switch_page("pages/present.py").run()
+    assert not at.exception
+    assert at.markdown[0].value.startswith("Stage 1 of 6")  # opened from Build: the first step
+    for _ in range(3):
+        next(b for b in at.button if b.label == "Next ▶").click().run()
+    assert at.markdown[0].value.startswith("Stage 4 of 6 · stage2")
+    at.segmented_control(key="present:by").set_value("block").run()
+    assert at.markdown[0].value.startswith("Block 21 of 57 · stage2/block1")  # the stage's first block
+    next(b for b in at.button if b.label == "Next ▶").click().run()
+    at.segmented_control(key="present:by").set_value("stage").run()
+    assert at.markdown[0].value.startswith("Stage 4 of 6 · stage2")
+
+
+@pytest.mark.parametrize("name", ["resnet110", "densenet-bc-100-12", "ynet", "mnist-cnn"])
+@pytest.mark.parametrize("by", ["stage", "block"])
+def test_every_step_has_an_overview_a_note_and_a_frame(name, by):
+    g = analyse(resolve(name)).graph
+    total_macs = budget(g).total.macs
+    steps = units(g, by)
+    params = macs = 0
+    for n in range(1, len(steps) + 1):
+        info = step_info(g, n, by, total_macs)
+        assert info.overview().startswith(f"{by.title()} {n} of {len(steps)} · {steps[n - 1]} ·")
+        params += info.params
+        macs += info.macs
+        text = note(g, n, by, total_macs)
+        assert text and steps[n - 1].split("/")[-1] in text or "input" in text
+        part = reveal(g, n, by)
+        opts = ViewOptions("blocks", "LR", depth=1 if by == "stage" else None, legend=False)
+        new, context = frame_ids(display_ids(part, opts), g, n, by)
+        drawn = set(display_ids(part, opts).values())
+        assert new and set(new) <= drawn and set(context) <= drawn and not set(new) & set(context)
+        assert (n == 1) == (not context)
+    assert params == g.total_params and macs == total_macs  # the steps partition the model
+
+
+def test_the_note_says_what_a_resnet_stage_does():
+    g = analyse(resolve("resnet110")).graph
+    text = note(g, 4, "stage")
+    assert "stage2" in text and "stride-2" in text and "1×1 projection" in text and "32x32x16 → 16x16x32" in text
+    assert "% of the parameters" in text and "% of the MACs" in text
+
+
+def test_convert_step_round_trips_to_the_same_stage():
+    g = analyse(resolve("resnet56")).graph
+    for n, stage in enumerate(stages(g), 1):
+        b = convert_step(g, n, "stage", "block")
+        assert g.blocks()[b - 1].split("/")[0] == stage
+        assert convert_step(g, b, "block", "stage") == n

@@ -19,11 +19,19 @@ from explorer.config import ConfigError, field, validate_fields
 DENSE_BLOCKS = 3
 
 
+def _depths(bottleneck: bool) -> tuple[int, ...]:
+    """Valid depths: 3 dense blocks of (L-4)/6 bottleneck or (L-4)/3 plain layers, L up to 400."""
+    per = DENSE_BLOCKS * (2 if bottleneck else 1)
+    return tuple(range(per + 4, 401, per))
+
+
 @dataclass(frozen=True)
 class DenseNetConfig:
     """Config of the CIFAR DenseNet / DenseNet-BC."""
 
-    depth: int = field(100, "Depth L: 3 dense blocks of (L-4)/6 bottleneck layers or (L-4)/3 plain layers.", min=7, max=400)
+    depth: int = field(100, "Depth L: 3 dense blocks of (L-4)/6 bottleneck layers or (L-4)/3 plain layers.", min=7, max=400,
+                       valid=lambda v: _depths(v.get("bottleneck", True)),
+                       valid_text="6n+4 with bottlenecks (10, 16, ..., 100), 3n+4 without (7, 10, 13, ...)")
     growth_rate: int = field(12, "Growth rate k: channels each layer adds.", min=1, max=128)
     bottleneck: bool = field(True, "Bottleneck layers (BN-ReLU-Conv1x1(4k) before each 3x3 convolution).")
     compression: float = field(0.5, "Transition compression theta (1.0: none; DenseNet-BC uses 0.5).", min=0.05, max=1.0)

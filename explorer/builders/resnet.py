@@ -18,12 +18,21 @@ from explorer.builders._registry import add_presets, register
 from explorer.config import ConfigError, field, validate_fields
 
 
+def _depths(version: int) -> tuple[int, ...]:
+    """Valid depths: 6n+2 (v1) or 9n+2 (v2), n >= 1, up to 1001."""
+    per = 6 if version == 1 else 9
+    return tuple(range(per + 2, 1002, per))
+
+
 @dataclass(frozen=True)
 class ResNetConfig:
     """Config of the CIFAR ResNet (v1 and v2)."""
 
-    version: int = field(1, "1: basic blocks (depth 6n+2); 2: pre-activation bottlenecks (depth 9n+2).", min=1, max=2)
-    depth: int = field(20, "Number of weighted layers: 6n+2 for v1, 9n+2 for v2.", min=8, max=1001)
+    version: int = field(1, "1: basic blocks (depth 6n+2); 2: pre-activation bottlenecks (depth 9n+2).", min=1, max=2,
+                         valid=lambda v: (1, 2), valid_text="1 or 2")
+    depth: int = field(20, "Number of weighted layers: 6n+2 for v1, 9n+2 for v2.", min=8, max=1001,
+                       valid=lambda v: _depths(v.get("version", 1)),
+                       valid_text="6n+2 for v1 (8, 14, 20, ...), 9n+2 for v2 (11, 20, 29, ...)")
     input_shape: tuple[int, ...] = field((32, 32, 3), "Input height, width, channels.", min=1, max=1024, length=(3,))
     num_classes: int = field(10, "Number of output classes.", min=2, max=10000)
     filters: int = field(16, "Width of the stem (and of stage 1 in v1; it doubles per stage).", min=1, max=512)
