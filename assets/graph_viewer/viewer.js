@@ -188,13 +188,17 @@ function gvKeys(e) {
   if (!gv || !gv.root.isConnected || e.defaultPrevented || e.altKey || e.metaKey || e.ctrlKey) return;
   const t = e.composedPath ? e.composedPath()[0] : e.target;
   const tag = (t && t.tagName || '').toLowerCase();
-  if (tag === 'input' || tag === 'textarea' || tag === 'select' || (t && t.isContentEditable)) return;
+  const typing = tag === 'textarea' || (t && t.isContentEditable) || (tag === 'input' &&
+    !['radio', 'checkbox', 'button', 'range', 'submit'].includes((t.type || '').toLowerCase()));
+  if (typing || tag === 'select') return;
   const k = e.key;
   if (gv.data.mode === 'present') {
+    // Captured before the focused control (a radio or the slider after a click) sees the key.
     const act = { ArrowRight: 'next', PageDown: 'next', ' ': 'next', Spacebar: 'next', ArrowLeft: 'back',
                   PageUp: 'back', Home: 'first', End: 'last' }[k];
     if (act) {
       e.preventDefault();
+      e.stopPropagation();
       gv.setTrigger('key', act + ':' + Date.now());
       return;
     }
@@ -287,7 +291,7 @@ export default function (component) {
   gvHeight(gv);
   if (!window.__gvKeysInstalled) {
     window.__gvKeysInstalled = true;
-    root.ownerDocument.addEventListener('keydown', (e) => gvKeys(e));
+    root.ownerDocument.addEventListener('keydown', (e) => gvKeys(e), true);
     window.addEventListener('resize', () => {
       const g = window.__gvActive;
       if (g && g.root.isConnected && g.pz) { gvHeight(g); g.pz.resize(); }
