@@ -9,9 +9,15 @@ changes). Three figures:
 * ``analysed config``: back to a config analysed earlier in the run (the goal: under 1.5 s);
 * ``view toggle``: Blocks -> Layers -> Blocks on the same model.
 
-Screenshots of the three views go to ``test-artifacts/bench-graph-*.png``.
+Then page-open figures (a fresh page on a warm server, until the drawing is on screen and
+framed, with the smallest visible label measured from the SVG's text boxes): DenseNet201's layer
+view and blocks view, the Home page (a Streamlit page with no graph, the baseline), and Netron
+(``pip install netron``; serving the same model saved as ``.keras``) side by side in the same
+run; and Present: Next (the → key) until the new step is framed, ResNet-110 in block mode.
 
-Usage: ``python benchmarks/graph_browser.py [--repeats N]``
+Screenshots of the views go to ``test-artifacts/bench-graph-*.png``.
+
+Usage: ``python benchmarks/graph_browser.py [--repeats N] [--no-netron]``
 """
 
 from __future__ import annotations
@@ -74,10 +80,125 @@ def click_view(page, label: str) -> float:
     return time.perf_counter() - t0
 
 
+LABEL_PROBE = """() => {
+  const roots = [document, ...[...document.querySelectorAll('*')].map(e => e.shadowRoot).filter(Boolean)];
+  const root = roots.map(x => x.querySelector('.gv-root')).filter(Boolean)[0];
+  const vr = root.getBoundingClientRect();
+  const hs = [...root.querySelectorAll('g.node text')].map(t => t.getBoundingClientRect())
+    .filter(b => b.top >= vr.top && b.bottom <= vr.bottom && b.left >= vr.left && b.right <= vr.right).map(b => b.height);
+  return hs.length ? Math.min(...hs) : 0;
+}"""
+FRAMED = """(n) => [document, ...[...document.querySelectorAll('*')].map(e => e.shadowRoot).filter(Boolean)]
+  .some(r => { const c = r.querySelector('.gv-canvas'); return c && c.dataset.frame && c.querySelectorAll('g.node').length >= n; })"""
+
+
+def open_page(browser, url: str, min_nodes: int, shot: str | None = None) -> tuple[float, float]:
+    """Seconds from opening ``url`` in a fresh page until the viewer has framed >= ``min_nodes`` nodes,
+    and the smallest label (px) in view then."""
+    page = browser.new_page(viewport={"width": 1400, "height": 900})
+    t0 = time.perf_counter()
+    page.goto(url, wait_until="commit")
+    page.wait_for_function(FRAMED, arg=min_nodes, timeout=180_000, polling=20)
+    took = time.perf_counter() - t0
+    label = page.evaluate(LABEL_PROBE)
+    if shot:
+        page.screenshot(path=str(ARTIFACTS / shot))
+    page.close()
+    return took, label
+
+
+def open_home(browser, url: str) -> float:
+    """Seconds until the Home page's title shows (a Streamlit page with no graph)."""
+    page = browser.new_page(viewport={"width": 1400, "height": 900})
+    t0 = time.perf_counter()
+    page.goto(url, wait_until="commit")
+    page.locator("h1").first.wait_for(timeout=120_000)
+    took = time.perf_counter() - t0
+    page.close()
+    return took
+
+
+def netron_times(browser, repeats: int) -> tuple[list[float], float, int] | None:
+    """Netron serving DenseNet201 (.keras): seconds until its graph's nodes are drawn, label px, nodes."""
+    import shutil
+    import subprocess
+    import tempfile
+
+    exe = shutil.which("netron") or str(Path(sys.executable).with_name("netron"))
+    if not Path(exe).exists():
+        print("netron is not installed (pip install netron): no side-by-side figure.")
+        return None
+    from conftest import free_port, wait_healthy  # noqa: F401
+
+    from explorer.builders import build_model, resolve
+
+    tmp = Path(tempfile.mkdtemp())
+    model = tmp / "densenet201.keras"
+    build_model(resolve("densenet201")).save(model)
+    port = free_port()
+    proc = subprocess.Popen([exe, str(model), "--port", str(port), "--host", "127.0.0.1", "--verbosity", "quiet"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        url = f"http://127.0.0.1:{port}/"
+        deadline = time.monotonic() + 60
+        import urllib.request
+        while time.monotonic() < deadline:
+            try:
+                urllib.request.urlopen(url, timeout=2).read()
+                break
+            except OSError:
+                time.sleep(0.3)
+        times, label, nodes = [], 0.0, 0
+        for i in range(repeats + 1):
+            page = browser.new_page(viewport={"width": 1400, "height": 900})
+            t0 = time.perf_counter()
+            page.goto(url, wait_until="commit")
+            page.wait_for_function("() => document.querySelectorAll('#canvas .node').length >= 700",
+                                   timeout=180_000, polling=20)
+            took = time.perf_counter() - t0
+            if i:
+                times.append(took)  # the first load warms the server, as for the app
+            nodes = page.evaluate("() => document.querySelectorAll('#canvas .node').length")
+            label = page.evaluate("""() => { const hs = [...document.querySelectorAll('#canvas .node text')]
+                .map(t => t.getBoundingClientRect()).filter(b => b.top >= 0 && b.bottom <= innerHeight && b.height > 0)
+                .map(b => b.height); return hs.length ? Math.min(...hs) : 0; }""")
+            page.screenshot(path=str(ARTIFACTS / "bench-netron.png"))
+            page.close()
+        return times, label, nodes
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def present_next(browser, url: str, steps: int) -> list[float]:
+    """Seconds from the → key until the next step is framed, ResNet-110 in block mode."""
+    page = browser.new_page(viewport={"width": 1280, "height": 720})
+    page.goto(f"{url}/present?builder=resnet&preset=resnet110&reveal=1")
+    page.wait_for_function(FRAMED, arg=1, timeout=180_000)
+    wait_app_idle(page, 180_000)
+    page.get_by_role("radio", name="by block").click()
+    page.get_by_text("Block 1 of 57").wait_for(timeout=60_000)
+    wait_app_idle(page, 180_000)
+    times = []
+    for n in range(2, steps + 2):
+        t0 = time.perf_counter()
+        page.keyboard.press("ArrowRight")
+        page.wait_for_function(
+            """(sig) => [document, ...[...document.querySelectorAll('*')].map(e => e.shadowRoot).filter(Boolean)]
+                 .some(r => { const c = r.querySelector('.gv-canvas'); return c && c.dataset.frame === sig; })""",
+            arg=f"block:{n}", timeout=60_000, polling=10)
+        times.append(time.perf_counter() - t0)
+        wait_app_idle(page, 60_000)
+    page.close()
+    return times
+
+
 def main() -> int:
     """Run the measurements and print them."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--no-netron", action="store_true", help="skip the Netron side-by-side")
     args = ap.parse_args()
     from playwright.sync_api import sync_playwright
 
@@ -117,6 +238,21 @@ def main() -> int:
         wait_new_sig(page, old)
         wait_app_idle(page, 180_000)
         page.screenshot(path=str(ARTIFACTS / "bench-graph-mixed.png"))
+        # Page-open figures on the warm server (each a fresh page).
+        layers_url = f"{url}/build?builder=keras_app&preset=densenet201&view=layers"
+        blocks_url = f"{url}/build?builder=keras_app&preset=densenet201&view=blocks"
+        open_page(browser, layers_url, 700)  # warm: analysis, DOT and layout cached
+        layer_open, layer_px, block_open, block_px, home = [], [], [], [], []
+        for i in range(args.repeats):
+            t, px = open_page(browser, layers_url, 700, "bench-graph-open-layers.png" if not i else None)
+            layer_open.append(t)
+            layer_px.append(px)
+            t, px = open_page(browser, blocks_url, 5, "bench-graph-open-blocks.png" if not i else None)
+            block_open.append(t)
+            block_px.append(px)
+            home.append(open_home(browser, url))
+        nxt = present_next(browser, url, 5 * args.repeats)
+        netron = None if args.no_netron else netron_times(browser, args.repeats)
         browser.close()
 
     def fmt(xs: list[float]) -> str:
@@ -128,7 +264,17 @@ def main() -> int:
     print(f"  view toggle (blocks <-> layers):           {fmt(toggles)}")
     print(f"  click a block to expand it (mixed view):   {expand_s:.2f} s")
     print(f"  analysed-config change vs new-config change: {statistics.median(analysed) / statistics.median(new_cfg):.2f}x")
-    print(f"screenshots: {ARTIFACTS}/bench-graph-{{blocks,layers,mixed}}.png")
+    print("page open (fresh page, warm server, 1400x900) until the drawing is framed:")
+    print(f"  densenet201 layer view (709 nodes): {fmt(layer_open)}, smallest label {min(layer_px):.1f} px   goal <= 2.0 s, >= 12 px")
+    print(f"  densenet201 blocks view:            {fmt(block_open)}, smallest label {min(block_px):.1f} px   goal <= 1.7 s")
+    print(f"  Home page (no graph, baseline):     {fmt(home)}")
+    print(f"  layer view / Home: {statistics.median(layer_open) / statistics.median(home):.2f}x")
+    if netron:
+        times, px, nodes = netron
+        print(f"  Netron 9 (densenet201.keras, {nodes} nodes): {fmt(times)}, smallest label {px:.1f} px")
+        print(f"  layer view / Netron: {statistics.median(layer_open) / statistics.median(times):.2f}x")
+    print(f"Present, ResNet-110 by block, → until framed (1280x720): {fmt(nxt)}   goal <= 0.5 s")
+    print(f"screenshots: {ARTIFACTS}/bench-graph-*.png, bench-netron.png")
     return 0
 
 

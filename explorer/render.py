@@ -292,6 +292,36 @@ def _layer_lines(node: Node, macs: Mapping[str, int] | None, prefix: str = "") -
     return lines
 
 
+TOOLTIP_VALUE_CHARS = 60  # a config value longer than this is cut in the tooltip
+
+
+def _tip_value(v: object) -> str:
+    text = "x".join(str(x) for x in v) if isinstance(v, list) and all(isinstance(x, int) for x in v) else str(v)
+    return text if len(text) <= TOOLTIP_VALUE_CHARS else text[: TOOLTIP_VALUE_CHARS - 1] + "…"
+
+
+def tooltip(node: Node, macs: Mapping[str, int] | None = None, prefix: str = "", field: str = "") -> list[str]:
+    """The hover text of a layer node, one line each: name, class and block; its whole config;
+    output shape, params and MACs; the receptive field when given. The one place that writes node
+    tooltips (the viewer shows them)."""
+    lines = [f"{prefix}{node.id} ({node.cls}{', op' if node.op else ''}) in {node.block}"]
+    lines += [f"{k}: {_tip_value(v)}" for k, v in node.config.items()]
+    shapes = ", ".join(format_shape(s) for s in node.output_shapes) or "-"
+    tail = [f"output {shapes}", f"{node.params:,} params"]
+    if macs and macs.get(prefix + node.id):
+        tail.append(f"{macs[prefix + node.id]:,} MACs")
+    lines.append(" · ".join(tail))
+    if field:
+        lines.append(field)
+    return lines
+
+
+def _tip(lines: Iterable[str]) -> str:
+    """A quoted DOT tooltip (``\\n`` between lines, which graphviz turns into line breaks)."""
+    esc = [ln.replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ") for ln in lines]
+    return '"' + "\\n".join(esc) + '"'
+
+
 def _layer_attrs(node: Node, macs: Mapping[str, int] | None, is_output: bool, prefix: str = "",
                  field: str = "") -> dict[str, str]:
     cat = category(node)
@@ -303,8 +333,7 @@ def _layer_attrs(node: Node, macs: Mapping[str, int] | None, is_output: bool, pr
         a["style"] = '"filled"'
     if is_output:
         a["penwidth"] = "2.2"
-    a["tooltip"] = _q(f"{prefix}{node.id} ({node.cls}{', op' if node.op else ''}) in {node.block}"
-                      + (f" · {field}" if field else ""))
+    a["tooltip"] = _tip(tooltip(node, macs, prefix, field))
     return a
 
 
@@ -324,15 +353,20 @@ def _field_texts(graph: ModelGraph) -> tuple[dict[str, str], dict[str, str]]:
     return {k: f.text() for k, f in fields.items()}, blocks
 
 
+# Legend names: "Dense" (the fully connected layer) and a dense connection (DenseNet's
+# concatenation) are different things, so neither is called just "dense".
+LEGEND_NAMES = {"dense": "Dense (fully connected)", "merge": "merge (Add, Concatenate)", "model": "nested model"}
+
+
 def _legend(categories: Iterable[str], has_residual: bool, has_dense: bool) -> str:
     cells = [
-        f'<td bgcolor="{CATEGORIES[c]}"><font color="{TEXT_COLOR}">{c}</font></td>'
+        f'<td bgcolor="{CATEGORIES[c]}"><font color="{TEXT_COLOR}">{LEGEND_NAMES.get(c, c)}</font></td>'
         for c in CATEGORIES if c in set(categories)
     ]
     if has_residual:
-        cells.append(f'<td border="0"><font color="{SKIP_COLOR}">- - residual</font></td>')
+        cells.append(f'<td border="0"><font color="{SKIP_COLOR}">- - residual connection (into Add)</font></td>')
     if has_dense:
-        cells.append(f'<td border="0"><font color="{DENSE_COLOR}">- - dense</font></td>')
+        cells.append(f'<td border="0"><font color="{DENSE_COLOR}">- - dense connection (into Concatenate)</font></td>')
     return (
         '<<table border="0" cellborder="1" cellspacing="3" cellpadding="3"><tr>' + "".join(cells) + "</tr></table>>"
     )
@@ -481,7 +515,8 @@ class _DotWriter:
             f"{sub} blocks · {count}" if sub > 1 else count,
         ]
         field = self.block_field_texts.get(path)
-        a = {"label": _label(lines), "fillcolor": _q(BLOCK_FILL), "tooltip": _q(path + (f" · {field}" if field else ""))}
+        tip = [path, f"{len(members)} layers · {params:,} params"] + ([field] if field else [])
+        a = {"label": _label(lines), "fillcolor": _q(BLOCK_FILL), "tooltip": _tip(tip)}
         if any(m.id in outputs for m in members):
             a["penwidth"] = "2.2"
         return a

@@ -30,8 +30,9 @@ html { font-size: 19px; }
 .block-container { padding-top: 0.6rem !important; padding-bottom: 0.5rem !important; max-width: 100% !important; }
 [data-testid="stMetricValue"] { font-size: 1.5rem; font-weight: 700; color: #000000; }
 [data-testid="stMetricLabel"] p { font-size: 0.95rem; color: #111111; }
-.st-key-present-overview p { font-size: 1.35rem; font-weight: 700; margin: 0; overflow-wrap: anywhere; }
-.st-key-present-note p { font-size: 0.85rem; font-weight: 400; color: #343a40; }
+.st-key-present-overview p { font-size: 1.35rem; font-weight: 700; margin: 0; line-height: 1.35; overflow-wrap: anywhere; }
+.st-key-present-note { margin-top: 0.15rem; }
+.st-key-present-note p { font-size: 0.85rem; font-weight: 400; line-height: 1.35; color: #343a40; }
 h1 { padding: 0 !important; font-size: 1.8rem !important; }
 </style>""")
 
@@ -77,7 +78,7 @@ def on_key() -> None:
 
 
 info = step_info(g, n, by, model_macs=budget(g).total.macs)
-with st.container(key="present-overview", gap=None):
+with st.container(key="present-overview", gap="small"):
     st.markdown(info.overview())
     with st.container(key="present-note"):
         st.markdown(note(g, n, by, info.model_macs))

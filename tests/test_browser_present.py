@@ -164,7 +164,7 @@ def test_form_steps_through_valid_depths_and_keeps_the_last_graph_under_an_error
     assert depth.input_value() == "38"
     wait_app_idle(page)
     # v2-only fields are disabled for v1, and say why.
-    bw = page.get_by_label("bottleneck width — applies only when version is 2")
+    bw = page.get_by_role("spinbutton", name="bottleneck width — applies only when version is 2")
     assert bw.is_disabled()
     # An invalid value: refused with a message, the last graph stays, dimmed and marked.
     depth.fill("39")

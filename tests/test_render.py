@@ -295,7 +295,7 @@ def test_macs_shown_on_layers_and_summed_on_blocks():
     g = graph_of("mnist-cnn")
     macs = {n.id: 1000 for n in g.nodes}
     layer_text = to_dot(g, "layers", macs=macs)
-    assert layer_text.count("1,000 MACs") == len(g.nodes)
+    assert layer_text.count("1,000 MACs") == 2 * len(g.nodes)  # in each label and each tooltip
     block_text = to_dot(g, "blocks", macs=macs)
     head = [n for n in g.nodes if n.block == "head"]
     assert f"{len(head) * 1000:,} MACs" in block_text
