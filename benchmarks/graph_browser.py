@@ -158,7 +158,7 @@ def netron_times(browser, repeats: int) -> tuple[list[float], float, int] | None
             page.goto(url, wait_until="commit")
             try:
                 page.wait_for_function(NETRON_DRAWN, timeout=90_000, polling=50)
-            except Exception:  # noqa: BLE001 (report, do not fail the other figures)
+            except Exception:  # report, do not fail the other figures
                 page.screenshot(path=str(ARTIFACTS / "bench-netron.png"))
                 print("Netron did not draw the model within 90 s (screenshot bench-netron.png).")
                 page.close()

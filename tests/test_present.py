@@ -98,7 +98,7 @@ def test_every_step_has_an_overview_a_note_and_a_frame(name, by):
         params += info.params
         macs += info.macs
         text = note(g, n, by, total_macs)
-        assert text and steps[n - 1].split("/")[-1] in text or "input" in text
+        assert steps[n - 1].split("/")[-1] in text or "input" in text
         part = reveal(g, n, by)
         opts = ViewOptions("blocks", "LR", depth=1 if by == "stage" else None, legend=False)
         new, context = frame_ids(display_ids(part, opts), g, n, by)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from typing import Any
 
 import streamlit as st
@@ -35,7 +36,7 @@ def _step(valid: tuple | None) -> int | None:
     if not valid or len(valid) < 2:
         return None
     d = valid[1] - valid[0]
-    return d if all(b - a == d for a, b in zip(valid, valid[1:])) else None
+    return d if all(b - a == d for a, b in itertools.pairwise(valid)) else None
 
 
 def _widget(info: FieldInfo, value: Any, key: str, values: dict[str, Any]) -> Any:
