@@ -121,7 +121,7 @@ def open_home(browser, url: str) -> float:
 NETRON_DRAWN = "() => document.querySelectorAll('svg g.node').length >= 700"
 
 
-def netron_times(browser, repeats: int) -> tuple[list[float], float, int] | None:
+def netron_times(browser, repeats: int, model: Path | None = None) -> tuple[list[float], float, int] | None:
     """Netron serving DenseNet201 (.keras): seconds until its graph's nodes are drawn, label px, nodes."""
     import shutil
     import subprocess
@@ -136,8 +136,9 @@ def netron_times(browser, repeats: int) -> tuple[list[float], float, int] | None
     from explorer.builders import build_model, resolve
 
     tmp = Path(tempfile.mkdtemp())
-    model = tmp / "densenet201.keras"
-    build_model(resolve("densenet201")).save(model)  # 83 MB with its random weights
+    if model is None:
+        model = tmp / "densenet201.keras"
+        build_model(resolve("densenet201")).save(model)  # 83 MB with its random weights
     port = free_port()
     proc = subprocess.Popen([exe, str(model), "--port", str(port), "--host", "127.0.0.1", "--verbosity", "quiet"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -152,10 +153,13 @@ def netron_times(browser, repeats: int) -> tuple[list[float], float, int] | None
             except OSError:
                 time.sleep(0.3)
         times, label, nodes = [], 0.0, 0
+        ctx = browser.new_context(viewport={"width": 1400, "height": 900})  # keeps Netron's cookie consent
         for i in range(repeats + 1):
-            page = browser.new_page(viewport={"width": 1400, "height": 900})
+            page = ctx.new_page()
             t0 = time.perf_counter()
             page.goto(url, wait_until="commit")
+            if i == 0:  # the first visit asks for cookie consent; later loads do not
+                page.get_by_text("Accept").click(timeout=60_000)
             try:
                 page.wait_for_function(NETRON_DRAWN, timeout=90_000, polling=50)
             except Exception:  # report, do not fail the other figures
@@ -172,6 +176,7 @@ def netron_times(browser, repeats: int) -> tuple[list[float], float, int] | None
                 .map(b => b.height); return hs.length ? Math.min(...hs) : 0; }""")
             page.screenshot(path=str(ARTIFACTS / "bench-netron.png"))
             page.close()
+        ctx.close()
         return times, label, nodes
     finally:
         proc.terminate()
