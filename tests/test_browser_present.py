@@ -159,7 +159,7 @@ def test_form_steps_through_valid_depths_and_keeps_the_last_graph_under_an_error
     page.get_by_text("470,218").first.wait_for(timeout=90_000)
     wait_app_idle(page)
     depth = page.get_by_label("depth", exact=True)
-    page.locator("[data-testid='stNumberInput']").filter(has=depth).get_by_role("button").last.click()  # +
+    page.locator("[data-testid='stNumberInput']").filter(has=depth).locator("[data-testid='stNumberInputStepUp']").click()  # +
     page.get_by_text("568,106").first.wait_for(timeout=90_000)  # 32 + 6 = 38
     assert depth.input_value() == "38"
     wait_app_idle(page)
