@@ -70,7 +70,7 @@ def reveal(graph: ModelGraph, n: int, by: str = "block") -> ModelGraph:
     ids = {x.id for x in nodes}
     edges = tuple(e for e in graph.edges if e.src in ids and e.dst in ids)
     consumed = {e.src for e in edges}
-    outputs = tuple(x.id for x in nodes if x.id not in consumed and not x.is_input) or graph.outputs
+    outputs = tuple(x.id for x in nodes if x.id not in consumed and not x.is_input) or (nodes[-1].id,)
     trainable = sum(x.trainable_params for x in nodes)
     non_trainable = sum(x.non_trainable_params for x in nodes)
     return dataclasses.replace(
