@@ -6,10 +6,12 @@ no exception box, a preset jump works, uploads are inspected or refused with a m
 
 from __future__ import annotations
 
-import json
 import os
+import re
+import time
 
 import pytest
+from playwright.sync_api import Error as PlaywrightError
 
 from explorer.builders import build_model, resolve
 from explorer.training.scheduler import Scheduler
@@ -134,32 +136,36 @@ def test_a_tiny_run_shows_a_growing_curve_and_stop_stops_it(page, app_url, artif
     wait_app_idle(page)
     page.get_by_role("button", name="Launch", exact=True).click()
     try:
-        # This run's live row ("#7 cnn · ... — `running`" with its Epoch and Step metrics), never an
-        # earlier run's: the store outlives test sessions. Training moves it forward by construction
-        # (500 epochs, no time budget); the bounds are generous because the end of an epoch
-        # (validation, a first trace) or a busy machine can hold it for seconds.
-        row = ("[...document.querySelectorAll('[data-testid=\"stHorizontalBlock\"]')]"
-               f".filter(r => r.innerText.includes('#{run_id} ') && r.querySelector('[data-testid=\"stMetric\"]'))"
-               ".slice(-1)")
-        row_js = f"() => {row}.map(r => r.innerText.replace(/\\s+/g, ' ')).join('')"  # "#7 cnn ... — running ..."
-        progress_js = (f"() => {row}.flatMap(r => [...r.querySelectorAll('[data-testid=\"stMetric\"]')])"
-                       ".map(m => m.innerText.replace(/\\s+/g, ' ')).filter(t => /^(Epoch|Step) /.test(t)).join(' ')")
+        # This run's status row ("#7 cnn ... | training · 0:12 | epoch 1/500 · step 12/57 ... | Stop"),
+        # never an earlier run's: the store outlives test sessions. Training moves it forward by
+        # construction (500 epochs, no time budget); the bounds are generous because the end of an
+        # epoch (validation, a first trace) or a busy machine can hold it for seconds.
+        row = (page.locator('[data-testid="stHorizontalBlock"]').filter(has_text=f"#{run_id} ")
+               .filter(has=page.get_by_role("button", name="Stop")).last)
+        pattern = re.compile(r"epoch (\d[\d,]*)/\S+ · step (\d[\d,]*)/")
 
-        def progress(text: str) -> tuple[int, int]:
-            words = text.split()  # "Epoch 1/500 Step 12/57"
-            epoch, step = words[words.index("Epoch") + 1], words[words.index("Step") + 1]
-            return int(epoch.split("/")[0].replace(",", "")), int(step.split("/")[0].replace(",", ""))
+        def progress() -> tuple[int, int] | None:
+            try:
+                m = pattern.search(" ".join(row.inner_text(timeout=5_000).split()))
+            except PlaywrightError:  # the row is being redrawn
+                return None
+            return (int(m.group(1).replace(",", "")), int(m.group(2).replace(",", ""))) if m else None
 
-        page.wait_for_function(f"() => / Step [1-9]/.test(({progress_js})())", timeout=240_000)  # running
-        assert "running" in page.evaluate(row_js)
-        shown = page.evaluate(progress_js)
-        page.wait_for_function(f"() => ({progress_js})() !== {json.dumps(shown)}", timeout=120_000)
-        assert progress(page.evaluate(progress_js)) > progress(shown)  # it keeps moving: a later step or epoch
+        def wait_until(check, seconds: float) -> None:
+            deadline = time.monotonic() + seconds
+            while not check():
+                assert time.monotonic() < deadline, "timed out"
+                page.wait_for_timeout(250)  # let the page poll the store again
+
+        wait_until(lambda: (p := progress()) is not None and p[1] >= 1, 240)  # training
+        shown = progress()
+        wait_until(lambda: (p := progress()) is not None and p > shown, 120)  # it keeps moving
         assert page.locator(".js-plotly-plot .scatterlayer .trace").count() >= 1
         no_exception(page)
         page.screenshot(path=str(artifacts / "train-live.png"))
-        page.get_by_role("button", name="Stop").click()
-        page.wait_for_function(f"() => ({row_js})().includes('stopped')", timeout=120_000)
+        row.get_by_role("button", name="Stop").click()
+        wait_until(lambda: not store.get(run_id).active, 120)
+        assert store.get(run_id).status == "stopped"
         no_exception(page)
         page.screenshot(path=str(artifacts / "train-stopped.png"))
     finally:  # a failed test must not leave its worker training 500 epochs after the server is gone
