@@ -63,12 +63,8 @@ def field(default: Any, help: str, **spec: Any) -> Any:
 
 def applies(cfg: Any, name: str) -> bool:
     """Whether field ``name`` of a config matters for it (e.g. ``bottleneck_width`` only in v2)."""
-    for f in dataclasses.fields(cfg):
-        if f.name == name:
-            spec = f.metadata.get("spec")
-            when = spec.when if spec is not None else None
-            return all(getattr(cfg, k) in vals for k, vals in (when or ()))
-    raise KeyError(name)
+    infos = {f.name: f for f in fields_of(type(cfg))}
+    return applies_to(infos[name], dataclasses.asdict(cfg))
 
 
 def applicable(cfg: Any) -> dict[str, Any]:

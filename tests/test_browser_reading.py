@@ -33,8 +33,9 @@ def test_home_explains_pages_draws_the_primer_and_its_first_step_opens_compare(w
     wide.get_by_text("Two ideas to know").wait_for(timeout=60_000)
     wide.locator(".primer img").nth(1).wait_for(timeout=60_000)
     no_exception(wide)
+    main = wide.locator("[data-testid='stMain']")
     for title in ("Build", "Budget", "Compare", "Code", "Train", "Present", "Inspect"):
-        assert wide.locator("[data-testid='stPageLink']").get_by_text(title, exact=True).count() >= 1
+        main.get_by_role("link", name=title, exact=True).first.wait_for(timeout=60_000)  # a link to each page
     # the primer's drawings are the explorer's own graphs, drawn (not broken images)
     for i in range(2):
         assert wide.locator(".primer img").nth(i).evaluate("e => e.complete && e.naturalWidth > 100")
