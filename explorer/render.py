@@ -417,6 +417,23 @@ def to_dot(
     return _DotWriter(graph, opts, macs, styles).render()
 
 
+def graph_attrs(rankdir: str) -> dict[str, str]:
+    """The DOT graph attributes every drawing shares (layout spacing, fonts, cluster style)."""
+    return {
+        "rankdir": rankdir,
+        "bgcolor": '"transparent"',
+        "fontname": _q(FONT),
+        "fontsize": "11",
+        "fontcolor": _q(EDGE_COLOR),
+        "nodesep": "0.22",
+        "ranksep": "0.32",
+        "style": '"rounded,filled"',
+        "color": _q(CLUSTER_COLOR),
+        "fillcolor": _q(CLUSTER_FILL),
+        "labeljust": "l",
+    }
+
+
 class _DotWriter:
     """One rendering of a graph, in passes: nodes (layers and block nodes, in clusters), then
     edges, then the header (graph, node and edge defaults, legend) around them.
@@ -560,19 +577,7 @@ class _DotWriter:
     def header(self) -> list[str]:
         """The opening lines: graph attributes (and legend), node and edge defaults."""
         out = [f"digraph {_q(self.graph.name)} {{"]
-        gattrs = {
-            "rankdir": self.opts.rankdir,
-            "bgcolor": '"transparent"',
-            "fontname": _q(FONT),
-            "fontsize": "11",
-            "fontcolor": _q(EDGE_COLOR),
-            "nodesep": "0.22",
-            "ranksep": "0.32",
-            "style": '"rounded,filled"',
-            "color": _q(CLUSTER_COLOR),
-            "fillcolor": _q(CLUSTER_FILL),
-            "labeljust": "l",
-        }
+        gattrs = graph_attrs(self.opts.rankdir)
         if self.opts.legend and self.shown_layers:
             gattrs["label"] = _legend(self.used_categories, self.flags["residual"], self.flags["dense"])
             gattrs["labelloc"] = "t"
@@ -688,19 +693,7 @@ def diff_dot(diff, *, legend: bool = True) -> str:
         parts = tuple(n.cluster.split("/")) if n.cluster else ()
         root.at(parts).lines.append(f"{_q(n.id)} {_attrs(a)};")
     out = [f"digraph {_q(diff.name_a + ' vs ' + diff.name_b)} {{"]
-    gattrs = {
-        "rankdir": opts.rankdir,
-        "bgcolor": '"transparent"',
-        "fontname": _q(FONT),
-        "fontsize": "11",
-        "fontcolor": _q(EDGE_COLOR),
-        "nodesep": "0.22",
-        "ranksep": "0.32",
-        "style": '"rounded,filled"',
-        "color": _q(CLUSTER_COLOR),
-        "fillcolor": _q(CLUSTER_FILL),
-        "labeljust": "l",
-    }
+    gattrs = graph_attrs(opts.rankdir)
     if legend:
         gattrs["label"] = _diff_legend(diff.counts())
         gattrs["labelloc"] = "t"
