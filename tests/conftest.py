@@ -134,3 +134,25 @@ def wait_app_idle(page, timeout: float = 60_000) -> None:
         "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')",
         timeout=timeout,
     )
+
+
+def advance_until(sched, check, what: str, seconds: float = 240.0, poll: float = 0.1):
+    """Advance a scheduler until ``check()`` returns something truthy; return it.
+
+    Args:
+        sched: the :class:`~explorer.training.scheduler.Scheduler` that moves the queue.
+        check: the condition (returns the value to hand back, or something falsy).
+        what: what is awaited, for the timeout's message.
+        seconds: a generous bound (a busy machine can hold a worker for a while).
+        poll: seconds between checks.
+    """
+    import time
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        sched.advance()
+        got = check()
+        if got:
+            return got
+        time.sleep(poll)
+    raise AssertionError(f"timed out waiting for {what}")

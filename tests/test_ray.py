@@ -28,6 +28,7 @@ import pytest
 from explorer.data import DataOptions
 from explorer.training import Hyperparams, RunRequest, RunStore, Scheduler
 from explorer.training.executors import RayExecutor, descendants, ray_installed, start_local_ray
+from tests.conftest import advance_until
 
 ROOT = Path(__file__).resolve().parent.parent
 DEADLINE_S = 300
@@ -68,14 +69,7 @@ def wait_gone(pids: set[int]) -> None:
 
 def until(sched: Scheduler, check, what: str):
     """Advance the scheduler until ``check()`` returns something truthy; return it."""
-    deadline = time.monotonic() + DEADLINE_S
-    while time.monotonic() < deadline:
-        sched.advance()
-        got = check()
-        if got:
-            return got
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
+    return advance_until(sched, check, what, DEADLINE_S, 0.1)
 
 
 @pytest.fixture(scope="module")

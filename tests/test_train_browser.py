@@ -4,13 +4,11 @@ its own Stop, and the Stop of a row stops that run (and only that one).
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from explorer.data import DataOptions
 from explorer.training import Hyperparams, RunRequest, RunStore, Scheduler
-from tests.conftest import streamlit_server, wait_app_idle
+from tests.conftest import advance_until, streamlit_server, wait_app_idle
 
 pytestmark = pytest.mark.browser
 DEADLINE_S = 300
@@ -22,14 +20,8 @@ def long_tiny() -> RunRequest:
 
 
 def until(sched: Scheduler, check, what: str):
-    deadline = time.monotonic() + DEADLINE_S
-    while time.monotonic() < deadline:
-        sched.advance()
-        got = check()
-        if got:
-            return got
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
+    """Advance the scheduler until ``check()`` returns something truthy; return it."""
+    return advance_until(sched, check, what, DEADLINE_S, 0.2)
 
 
 def test_the_stop_of_a_row_stops_that_run(browser, artifacts, tmp_path):

@@ -23,6 +23,7 @@ from streamlit.testing.v1 import AppTest
 import explorer
 from explorer.data import DataOptions
 from explorer.training import Hyperparams, RunRequest, RunStore, Scheduler
+from tests.conftest import advance_until
 
 ROOT = Path(__file__).resolve().parent.parent
 DEADLINE_S = 240
@@ -37,14 +38,7 @@ def tiny(epochs: int = 1, subset: int = 64, batch_size: int = 32, **data) -> Run
 
 def until(sched: Scheduler, check, what: str):
     """Advance the scheduler until ``check()`` returns something truthy; return it."""
-    deadline = time.monotonic() + DEADLINE_S
-    while time.monotonic() < deadline:
-        sched.advance()
-        got = check()
-        if got:
-            return got
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
+    return advance_until(sched, check, what, DEADLINE_S, 0.1)
 
 
 def has_batch_points(store: RunStore, run_id: int) -> bool:
