@@ -8,7 +8,7 @@ the raw collapsed stacks to ``test-artifacts/profile-<server>-<case>.txt`` (load
 speedscope or flamegraph.pl for a picture).
 
 Usage: python benchmarks/profile_server.py [--server served|before] [--case fresh|warm|mix]
-                                           [--sessions 30] [--preset resnet56] [--top 25]
+                                           [--sessions 30] [--preset resnet56] [--top 25] [--gil]
 """
 
 from __future__ import annotations
@@ -95,6 +95,8 @@ def main() -> None:
     p.add_argument("--preset", default="resnet56")
     p.add_argument("--rate", type=int, default=50, help="samples per second")
     p.add_argument("--top", type=int, default=25)
+    p.add_argument("--gil", action="store_true",
+                   help="sample only the thread holding the GIL (where the Python CPU goes, not who waits for it)")
     a = p.parse_args()
     ARTIFACTS.mkdir(exist_ok=True)
     raw = ARTIFACTS / f"profile-{a.server}-{a.case}.txt"
@@ -106,7 +108,7 @@ def main() -> None:
             if "EXPLORER_WARMUP" not in load.SERVERS[a.server][1]:
                 load.wait_warmed(url)
         spy = subprocess.Popen([pyspy(), "record", "--pid", str(pid), "--format", "raw", "--rate", str(a.rate),
-                                "--nonblocking", "--threads", "-o", str(raw)],
+                                "--nonblocking", "--threads", "-o", str(raw), *(["--gil"] if a.gil else [])],
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         try:
             r = asyncio.run(load.batch(url, pid, names, expected, 300, "ws"))

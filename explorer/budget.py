@@ -86,6 +86,7 @@ from explorer.blockpath import cut
 from explorer.errors import ConfigError
 from explorer.fmt import format_shape
 from explorer.graph import Call, ModelGraph, Node, Shape
+from explorer.memo import per_graph
 
 # Bytes per element of the dtypes offered for activation memory.
 DTYPES: dict[str, int] = {
@@ -613,8 +614,9 @@ class Budget:
         return value / total if total else 0.0
 
 
+@per_graph()
 def budget(graph: ModelGraph, batch_size: int = 1, dtype: str = DEFAULT_DTYPE) -> Budget:
-    """Compute the budget of a model graph.
+    """Compute the budget of a model graph (memoised per graph object and arguments: shared, read-only).
 
     Args:
         graph: the model's graph.

@@ -40,6 +40,7 @@ import math
 from dataclasses import dataclass
 
 from explorer.graph import ModelGraph, Node, Shape
+from explorer.memo import per_graph
 
 Size = tuple[float | None, ...]
 
@@ -199,8 +200,9 @@ def _apply(node: Node, f: Field, rank: int, extent: Size) -> Field:
     return Field(tuple(size), tuple(jump), f.whole)
 
 
+@per_graph()
 def receptive_fields(graph: ModelGraph, rank: int | None = None) -> dict[str, Field]:
-    """The field of every node's output (first output), by node id.
+    """The field of every node's output (first output), by node id (memoised per graph: shared, read-only).
 
     Args:
         graph: the model graph.

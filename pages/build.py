@@ -5,11 +5,9 @@ import streamlit as st
 from explorer.analysis import analyse
 from explorer.builders import REGISTRY, get_builder, presets_of
 from explorer.errors import ExplorerError
-from explorer.fmt import format_shape
-from explorer.receptive import block_fields, receptive_fields, spatial_rank
 from explorer.spec import Spec
-from explorer.summary import block_rows
 from explorer.ui import graph_viewer as gv
+from explorer.ui import tables
 from explorer.ui.config_form import config_form
 from explorer.ui.nav import through_app
 from explorer.ui.session import NO_PRESET, Session
@@ -88,12 +86,6 @@ else:
 
 g = a.graph
 
-
-def field_text(values: list | None) -> str:
-    """``[35, 35]`` -> ``35x35``."""
-    return "x".join("?" if v is None else str(v) for v in values) if values else "-"
-
-
 with box:
     with st.container(key="build-numbers"):
         c1, c2, c3, c4 = st.columns(4)
@@ -103,32 +95,8 @@ with box:
         c4.metric("Layers", f"{len(g.nodes):,}")
     gv.section(g, st.session_state, f"{shown.builder}:{shown.preset}", shown.slug)
 
-    fields = receptive_fields(g)
-    spatial = spatial_rank(g) > 0
-    per_block = block_fields(g, fields)
     st.caption(f"Blocks found by: {g.grouping}." + (" RF: receptive field of one output element on the input "
-               "(through every path, padding ignored); jump: its effective stride." if spatial else ""))
+               "(through every path, padding ignored); jump: its effective stride." if tables.has_fields(g) else ""))
     tab_blocks, tab_layers = st.tabs(["Blocks", "Layers"])
-    with tab_blocks:
-        st.dataframe(
-            [
-                {"block": r.path, "layers": r.layers, "output": format_shape(r.output_shape), "params": r.params,
-                 **({"RF": field_text(per_block[r.path].as_lists()[0]) + (" (global)" if per_block[r.path].whole else ""),
-                     "jump": field_text(per_block[r.path].as_lists()[1])} if spatial else {})}
-                for r in block_rows(g)
-            ],
-            hide_index=True, width="stretch",
-        )
-    with tab_layers:
-        st.dataframe(
-            [
-                {
-                    "layer": n.id, "type": n.cls, "block": n.block, "config": n.summary,
-                    "output": ", ".join(format_shape(s) for s in n.output_shapes), "params": n.params,
-                    **({"RF": field_text(fields[n.id].as_lists()[0]), "jump": field_text(fields[n.id].as_lists()[1])}
-                       if spatial else {}),
-                }
-                for n in g.nodes
-            ],
-            hide_index=True, width="stretch",
-        )
+    tab_blocks.dataframe(tables.block_table(g), hide_index=True, width="stretch")
+    tab_layers.dataframe(tables.layer_table(g), hide_index=True, width="stretch")

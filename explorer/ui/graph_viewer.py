@@ -13,10 +13,8 @@ Helpers take their inputs as arguments; none reads ``st.session_state`` implicit
 
 from __future__ import annotations
 
+import functools
 import hashlib
-import threading
-import weakref
-from collections import OrderedDict
 from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +23,7 @@ import streamlit as st
 
 from explorer.errors import ExplorerError
 from explorer.graph import ModelGraph
+from explorer.memo import per_graph
 from explorer.render import (
     BLOCK_PREFIX,
     MISSING_DOT,
@@ -179,12 +178,9 @@ def default_dot(graph: ModelGraph) -> str:
     return page_dot(graph, default_options(graph))
 
 
-_dots: OrderedDict[tuple[int, ViewOptions], tuple[weakref.ref, str]] = OrderedDict()
-_dots_lock = threading.Lock()
-
-
+@per_graph()
 def page_dot(graph: ModelGraph, options: ViewOptions) -> str:
-    """``to_dot`` with the layers' MACs, memoised per graph object and view (the last 128).
+    """``to_dot`` with the layers' MACs, memoised per graph object and view.
 
     Graphs come from the analysis cache, so thirty sessions on one preset draw one DOT text
     instead of thirty (it was the page's largest cost of its own on a warm server).
@@ -192,18 +188,7 @@ def page_dot(graph: ModelGraph, options: ViewOptions) -> str:
     Raises:
         ConfigError: an unknown view, direction or block name in ``options``.
     """
-    key = (id(graph), options)
-    with _dots_lock:
-        hit = _dots.get(key)
-        if hit is not None and hit[0]() is graph:
-            _dots.move_to_end(key)
-            return hit[1]
-    dot = to_dot(graph, options, macs=layer_macs(graph))
-    with _dots_lock:
-        _dots[key] = (weakref.ref(graph), dot)
-        while len(_dots) > 128:
-            _dots.popitem(last=False)
-    return dot
+    return to_dot(graph, options, macs=layer_macs(graph))
 
 
 def controls(graph: ModelGraph, state: MutableMapping, keys: GraphKeys) -> GraphChoice:
@@ -354,7 +339,7 @@ def downloads(dot_text: str, stem: str, *, key: str) -> None:
         key: the scope of the buttons' keys (one set per architecture).
     """
     c1, c2, c3, c4 = st.columns([1, 1, 1, 3])
-    c1.download_button("⬇ DOT", dot_text, f"{stem}.dot", "text/vnd.graphviz", key=widget("dl", "dot", key),
+    c1.download_button("⬇ DOT", lambda: dot_text, f"{stem}.dot", "text/vnd.graphviz", key=widget("dl", "dot", key),
                        on_click="ignore")
     if not have_dot():
         c4.caption(MISSING_DOT)
@@ -388,8 +373,10 @@ def describe_hits(graph: ModelGraph, matches: list[str]) -> str:
     return f"{len(matches)} layer(s) in {blocks} block(s) match: {names}{more}."
 
 
+@functools.lru_cache(maxsize=256)
 def signature(dot_text: str) -> str:
-    """A short hash of the DOT text (the viewer's ``data-sig``)."""
+    """A short hash of the DOT text (the viewer's ``data-sig``; memoised: a page's DOT text is one
+    shared object, whose hash Python keeps, so a repeat costs a dictionary lookup)."""
     return hashlib.sha1(dot_text.encode()).hexdigest()[:16]
 
 
