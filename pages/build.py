@@ -10,7 +10,7 @@ from explorer.ui import graph_viewer as gv
 from explorer.ui import tables
 from explorer.ui.config_form import config_form
 from explorer.ui.nav import through_app
-from explorer.ui.session import NO_PRESET, Session
+from explorer.ui.session import NO_PRESET, Session, widget
 
 through_app()
 
@@ -97,6 +97,12 @@ with box:
 
     st.caption(f"Blocks found by: {g.grouping}." + (" RF: receptive field of one output element on the input "
                "(through every path, padding ignored); jump: its effective stride." if tables.has_fields(g) else ""))
-    tab_blocks, tab_layers = st.tabs(["Blocks", "Layers"])
-    tab_blocks.dataframe(tables.block_table(g), hide_index=True, width="stretch")
-    tab_layers.dataframe(tables.layer_table(g), hide_index=True, width="stretch")
+    # The tables open on demand: sent with the page, their Arrow data and grid code held the
+    # graph back by about a second in Chromium (DenseNet-201), so only an open expander runs them.
+    tables_box = st.expander("Tables: per block and per layer (params, output, receptive field)",
+                             key=widget("build", "tables"), on_change="rerun", icon=":material/table:")
+    if tables_box.open:
+        with tables_box:
+            tab_blocks, tab_layers = st.tabs(["Blocks", "Layers"])
+            tab_blocks.dataframe(tables.block_table(g), hide_index=True, width="stretch")
+            tab_layers.dataframe(tables.layer_table(g), hide_index=True, width="stretch")

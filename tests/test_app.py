@@ -49,6 +49,17 @@ def test_build_page_follows_builder_preset_and_fields():
     assert not at.error and at.metric[0].value == "861,770"
 
 
+def test_build_tables_open_on_demand_and_add_up():
+    at = app().switch_page("pages/build.py").run()
+    assert not at.dataframe  # closed: not sent with the page
+    at.session_state["build:tables"] = True  # the expander opened (its state, as a click sets it)
+    at.run()
+    blocks, layers = (d.value for d in at.dataframe)
+    total = int(at.metric[0].value.replace(",", ""))
+    assert blocks["params"].sum() == total and layers["params"].sum() == total
+    assert list(layers.columns[:2]) == ["layer", "type"] and "RF" in layers.columns
+
+
 def test_build_page_bad_shape_text_is_an_error_not_a_traceback():
     at = app().switch_page("pages/build.py").run()
     at.sidebar.text_input(key="cfg:cnn:mnist-cnn:input_shape").set_value("28,x,1").run()

@@ -23,7 +23,7 @@ NO_PRESET = "(builder defaults)"
 # Widget keys of each page: (page, name) -> key "page:name". A key not listed here is refused,
 # so every key the app uses can be read in one place.
 WIDGETS: dict[str, tuple[str, ...]] = {
-    "build": ("builder", "preset"),
+    "build": ("builder", "preset", "tables"),
     "budget": ("batch", "dtype", "level", "metric", "kind", "hier", "bars", "train", "act", "blocks",
                "drill", "layers", "optimizer", "mem_dtype", "csv_blocks", "csv_layers", "gb", "memory"),
     "cmp": ("A:target", "B:target", "A:tweaks", "B:tweaks", "level", "metric", "delta", "bars", "table", "view",
