@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from explorer import blockpath
 from explorer.fmt import format_shape, human
 from explorer.graph import INPUT_BLOCK, ModelGraph, Node
+from explorer.memo import per_graph
 
 BY = ("stage", "block")
 
@@ -31,6 +32,7 @@ def stages(graph: ModelGraph) -> list[str]:
     return list(dict.fromkeys(blockpath.stage(n.block) for n in graph.nodes))
 
 
+@per_graph()
 def units(graph: ModelGraph, by: str) -> list[str]:
     """The steps of a build-up: stages (``by="stage"``) or leaf blocks (``by="block"``)."""
     return stages(graph) if by == "stage" else graph.blocks()
@@ -51,6 +53,7 @@ def clamp(n: int, total: int) -> int:
     return max(1, min(int(n), max(total, 1)))
 
 
+@per_graph()
 def reveal(graph: ModelGraph, n: int, by: str = "block") -> ModelGraph:
     """The first ``n`` blocks (``by="block"``) or stages (``by="stage"``) of ``graph``.
 
@@ -156,6 +159,7 @@ def _macs_of(nodes: list[Node]) -> int:
     return sum(node_macs(x) for x in nodes)
 
 
+@per_graph()
 def step_info(graph: ModelGraph, n: int, by: str, model_macs: int | None = None) -> StepInfo:
     """Describe step ``n`` of the build-up of ``graph`` by ``by``.
 
@@ -242,6 +246,7 @@ def _what(graph: ModelGraph, info: StepInfo, nodes: list[Node]) -> str:
     return sentence + "."
 
 
+@per_graph()
 def note(graph: ModelGraph, n: int, by: str, model_macs: int | None = None) -> str:
     """A short note for the teacher about step ``n``: what it does, its shape change, its shares.
 

@@ -11,7 +11,7 @@ from explorer.budget import budget
 from explorer.errors import ExplorerError
 from explorer.fmt import human
 from explorer.present import BY, clamp, convert_step, frame_ids, note, reveal, step_info, units
-from explorer.render import ViewOptions, display_ids, layer_macs, to_dot
+from explorer.render import ViewOptions, display_ids
 from explorer.ui import graph_viewer as gv
 from explorer.ui.nav import through_app
 from explorer.ui.session import Session, widget
@@ -100,7 +100,7 @@ numbers.metric("Layers so far", f"{len(part.nodes):,}", f"of {len(g.nodes):,}", 
 
 opts = ViewOptions("blocks", "LR", depth=1 if by == "stage" else None, legend=False)
 try:
-    dot = to_dot(part, opts, macs=layer_macs(part))
+    dot = gv.page_dot(part, opts)
 except ExplorerError as exc:
     st.error(str(exc))
     st.stop()
