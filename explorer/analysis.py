@@ -1,6 +1,10 @@
 """Analyse an architecture: resolve it, build it without weights, read its graph. Cached.
 
 The web server and the CLI analyse on Keras's light numpy backend; training happens elsewhere.
+Two cache tiers: in memory per process, and on disk (:mod:`explorer.diskcache`), so a restarted
+server or a second CLI command reads the graph of a configuration seen before without importing
+Keras. An analysis read from disk has no Keras model; :meth:`Analysis.keras_model` builds it
+when something needs it (code generation).
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from explorer import diskcache
 from explorer.builders import Spec, build_model, resolve
 from explorer.graph import ModelGraph, extract
 from explorer.model_io import looks_like_model_file, read_graph
@@ -27,7 +32,8 @@ class Analysis:
         graph: the model's graph.
         seconds: time to build and extract (not counting the cache).
         model: the weightless Keras model the graph was read from (for code generation);
-            None for a model file. Shapes only: it cannot be run, trained or saved.
+            None for a model file, and for an analysis read from the disk cache until
+            :meth:`keras_model` builds it. Shapes only: it cannot be run, trained or saved.
     """
 
     label: str
@@ -35,6 +41,23 @@ class Analysis:
     graph: ModelGraph
     seconds: float
     model: Any = field(default=None, repr=False, compare=False)
+
+    def keras_model(self) -> Any:
+        """The weightless Keras model of the spec, built now (once) if the graph came from disk.
+
+        Builds are deterministic (fresh name counters, the build lock), so the model's layer names
+        are the graph's node ids either way.
+
+        Raises:
+            ValueError: the analysis is of a model file (it has no builder spec).
+        """
+        if self.model is None:
+            if self.spec is None:
+                raise ValueError(f"{self.label} was read from a model file: it has no builder to rebuild it.")
+            with _lock_of(("model", self.spec)):
+                if self.model is None:
+                    object.__setattr__(self, "model", build_model(self.spec, weights=False))
+        return self.model
 
 
 def _analyse(spec: Spec) -> Analysis:
@@ -44,23 +67,67 @@ def _analyse(spec: Spec) -> Analysis:
     return Analysis(spec.label, spec, graph, time.perf_counter() - t0, model)
 
 
-_memo = functools.lru_cache(maxsize=32)(_analyse)
-_locks: dict[Spec, threading.Lock] = {}
+def disk_key(spec: Spec) -> str:
+    """The disk cache's key text of a spec: builder, preset and the overrides, sorted."""
+    return repr((spec.builder, spec.preset, sorted(spec.overrides.items())))
+
+
+def _disk_salt() -> tuple[str, ...]:
+    return ("backend=" + os.environ.get("KERAS_BACKEND", ""),)
+
+
+class _NotOnDisk(Exception):
+    """Raised inside the memo by :func:`cached` on a miss (lru_cache keeps no exceptions)."""
+
+
+_disk_only = threading.local()
+
+
+def _load_or_build(spec: Spec) -> Analysis:
+    t0 = time.perf_counter()
+    entry = diskcache.load("analysis", disk_key(spec), _disk_salt())
+    if isinstance(entry, dict) and isinstance(entry.get("graph"), ModelGraph):
+        return Analysis(spec.label, spec, entry["graph"], float(entry.get("seconds", time.perf_counter() - t0)))
+    if getattr(_disk_only, "on", False):
+        raise _NotOnDisk
+    a = _analyse(spec)
+    diskcache.save("analysis", disk_key(spec), {"graph": a.graph, "seconds": a.seconds}, _disk_salt())
+    return a
+
+
+_memo = functools.lru_cache(maxsize=32)(_load_or_build)
+_locks: dict[Any, threading.Lock] = {}
 _locks_guard = threading.Lock()
 
 
-def analyse(spec: Spec) -> Analysis:
-    """Build ``spec`` without weights and extract its graph (memoised per spec).
-
-    Concurrent callers with the same spec wait for one analysis: thirty sessions opening one
-    preset at once build it once, not thirty times in a row behind the build lock.
-    """
+def _lock_of(key: Any) -> threading.Lock:
     with _locks_guard:
         if len(_locks) > 256:
             _locks.clear()
-        lock = _locks.setdefault(spec, threading.Lock())
-    with lock:
+        return _locks.setdefault(key, threading.Lock())
+
+
+def analyse(spec: Spec) -> Analysis:
+    """Build ``spec`` without weights and extract its graph (memoised per spec, and on disk).
+
+    Concurrent callers with the same spec wait for one analysis: thirty sessions opening one
+    preset at once build (or read) it once, not thirty times in a row behind the build lock.
+    """
+    with _lock_of(spec):
         return _memo(spec)
+
+
+def cached(spec: Spec) -> Analysis | None:
+    """The analysis of ``spec`` if memory or the disk cache has it, else None: never builds,
+    never imports Keras (the warm-up's fast pass). A hit is memoised like :func:`analyse`'s."""
+    _disk_only.on = True
+    try:
+        with _lock_of(spec):
+            return _memo(spec)
+    except _NotOnDisk:
+        return None
+    finally:
+        _disk_only.on = False
 
 
 analyse.__wrapped__ = _analyse  # type: ignore[attr-defined]  (uncached, for tests)

@@ -328,7 +328,7 @@ def generate(spec: Spec) -> str:
     from explorer.analysis import analyse
 
     a = analyse(spec)
-    model, graph = a.model, a.graph
+    model, graph = a.keras_model(), a.graph  # built now if the graph came from the disk cache
     by_name = {la.name: la for la in model.layers}
     ins = _edges(graph)
 

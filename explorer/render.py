@@ -20,6 +20,8 @@ own layers in a cluster. A shared layer is one node with one edge per call.
 The DOT text is deterministic (same graph and options, same bytes). It uses the default spline
 router (``splines=ortho`` is slow and crashes graphviz on some models), a transparent background,
 pastel fills with dark text and mid-grey edges, so it reads on light and dark pages.
+
+Layouts are cached in memory and on disk (:func:`cached_layout`, :mod:`explorer.diskcache`).
 """
 
 from __future__ import annotations
@@ -877,14 +879,38 @@ _LOCKS: dict[str, threading.Lock] = {}
 _LOCKS_GUARD = threading.Lock()
 
 
+@functools.lru_cache(maxsize=8)
+def _dot_version(exe: str) -> str | None:
+    """``dot -V``'s answer (the disk cache's layouts depend on it), or None if it fails."""
+    try:
+        proc = subprocess.run([exe, "-V"], capture_output=True, timeout=30, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    text = (proc.stderr or proc.stdout).decode(errors="replace").strip()
+    return f"{exe}: {text}" if proc.returncode == 0 and text else None
+
+
 @functools.lru_cache(maxsize=64)
 def _cached(dot_text: str, fmt: str) -> bytes:
-    return layout(dot_text, fmt)
+    from explorer import diskcache
+
+    exe = dot_binary()
+    version = _dot_version(exe) if exe else None
+    if version is None:  # no graphviz (layout says so) or one that does not answer: no disk tier
+        return layout(dot_text, fmt)
+    key, salt = f"{fmt}\n{dot_text}", (version,)
+    hit = diskcache.get("layout", key, salt)
+    if hit is not None:
+        return hit
+    data = layout(dot_text, fmt)
+    diskcache.put("layout", key, data, salt)
+    return data
 
 
 def cached_layout(dot_text: str, fmt: str = "svg") -> bytes:
-    """:func:`layout`, memoised on the DOT text; concurrent callers with the same text wait for
-    one graphviz run (thirty browsers on one preset pay once)."""
+    """:func:`layout`, memoised on the DOT text in memory and on disk (:mod:`explorer.diskcache`,
+    keyed by the text, the format and graphviz's version); concurrent callers with the same text
+    wait for one graphviz run (thirty browsers on one preset pay once)."""
     key = hashlib.sha1(dot_text.encode()).hexdigest() + fmt
     with _LOCKS_GUARD:
         if len(_LOCKS) > 512:

@@ -1,9 +1,11 @@
 """Warm a freshly started server, so the first students do not pay for it.
 
-A background thread (one per process) imports Keras and the pages' libraries, then analyses
-the default preset, the common presets and then every other preset, and lays out the graph
-each one first shows (the same cached calls the pages make: :func:`explorer.analysis.analyse`
-and :func:`explorer.ui.graph_viewer.default_dot` through :func:`explorer.render.svg`).
+A background thread (one per process) first reads every preset's analysis and first layout
+that the disk cache holds (:mod:`explorer.diskcache`: a restarted server needs no Keras for
+them), then imports Keras and the pages' libraries, then analyses the default preset, the
+common presets and then every other preset still missing, and lays out the graph each one
+first shows (the same cached calls the pages make: :func:`explorer.analysis.analyse` and
+:func:`explorer.ui.graph_viewer.default_dot` through :func:`explorer.render.svg`).
 
 It starts once the server is up, so the health check answers at once. Students come first:
 between two presets the thread waits while any session's script is running, and a session
@@ -24,8 +26,12 @@ import os
 import sys
 import threading
 import time
+from typing import TYPE_CHECKING
 
 from explorer.ui.session import DEFAULT_PRESET
+
+if TYPE_CHECKING:
+    from explorer.graph import ModelGraph
 
 # The default preset first (every new session opens it), then the presets classes open most;
 # then the others, in the registry's order.
@@ -38,6 +44,7 @@ _started = threading.Event()
 _done = threading.Event()
 _lock = threading.Lock()
 timings: dict[str, float] = {}  # what was warmed and how long each step took (for logs and tests)
+from_disk: list[str] = []  # the presets read from the disk cache
 
 
 def presets() -> list[str]:
@@ -77,18 +84,35 @@ def settle() -> None:
 
 
 def warm(names: list[str]) -> dict[str, float]:
-    """Import Keras, analyse each preset and lay out its first graph; returns seconds per step.
+    """Warm the presets ``names``; returns seconds per step (a preset, or ``imports``).
 
+    First every preset the disk cache holds (no Keras: its analysis and first layout), then the
+    imports (Keras, the pages' libraries), then the other presets, built as the pages would.
     A preset that fails (an unknown name in ``EXPLORER_WARMUP``, graphviz missing) is logged and
     skipped: warming never stops the server.
     """
-    from explorer import keras_compat
-    from explorer.analysis import analyse
+    from explorer.analysis import analyse, cached
     from explorer.builders import resolve
-    from explorer.render import have_dot, svg
-    from explorer.ui.graph_viewer import default_dot
 
+    missing = []
+    for name in names:  # from disk: milliseconds each, so no waiting for sessions here
+        t0 = time.perf_counter()
+        try:
+            a = cached(resolve(name))
+            if a is None:
+                missing.append(name)
+                continue
+            _lay_out(a.graph)
+        except Exception as exc:  # a bad name or a graphviz failure: log it, go on
+            _log.warning("warm-up of %s failed: %s", name, exc)
+            continue
+        timings[name] = time.perf_counter() - t0
+        from_disk.append(name)
+
+    _yield_to_sessions()
     t0 = time.perf_counter()
+    from explorer import keras_compat
+
     keras_compat.skip_tensorflow_probe()  # imports Keras (numpy backend), never TensorFlow
     keras_compat.guard_clear_session()  # as app.py does: Streamlit clears Keras's session after each run
     import pandas  # noqa: F401  (st.dataframe's, imported by the first table otherwise)
@@ -101,19 +125,26 @@ def warm(names: list[str]) -> dict[str, float]:
     inspect.stack()
     settle()
     timings["imports"] = time.perf_counter() - t0
-    for name in names:
+    for name in missing:
         _yield_to_sessions()
         t0 = time.perf_counter()
         try:
-            graph = analyse(resolve(name)).graph
-            if have_dot():
-                svg(default_dot(graph))
+            _lay_out(analyse(resolve(name)).graph)
         except Exception as exc:  # a bad name or a graphviz failure: log it, go on
             _log.warning("warm-up of %s failed: %s", name, exc)
             continue
         settle()  # this preset's objects stay for the server's life: out of every later full collection
         timings[name] = time.perf_counter() - t0
     return dict(timings)
+
+
+def _lay_out(graph: ModelGraph) -> None:
+    """The layout a page first shows of ``graph`` (when graphviz is installed)."""
+    from explorer.render import have_dot, svg
+    from explorer.ui.graph_viewer import default_dot
+
+    if have_dot():
+        svg(default_dot(graph))
 
 
 def _server_up() -> bool:
@@ -134,8 +165,8 @@ def _run(names: list[str], wait_for_server: float) -> None:
     try:
         warm(names)
         # One line in the server's log (benchmarks/load.py waits for it before its warm cases).
-        print("explorer warm-up done: " + ", ".join(f"{k} {v:.1f} s" for k, v in timings.items()),
-              file=sys.stderr, flush=True)
+        print("explorer warm-up done: " + ", ".join(f"{k} {v:.1f} s" for k, v in timings.items())
+              + f" ({len(from_disk)} of {len(names)} presets from the disk cache)", file=sys.stderr, flush=True)
     finally:
         _done.set()
 
