@@ -28,6 +28,23 @@ CHROMIUM_ARGS = [
 ]
 
 
+def pytest_configure(config) -> None:
+    """A disk cache (:mod:`explorer.diskcache`) of this session's own: tests never read or fill
+    ``~/.cache``, and never see an entry an earlier session left (servers started here inherit it)."""
+    import tempfile
+
+    config._explorer_cache = tempfile.mkdtemp(prefix="explorer-cache-tests-")
+    os.environ["EXPLORER_CACHE_DIR"] = config._explorer_cache
+
+
+def pytest_unconfigure(config) -> None:
+    import shutil
+
+    folder = getattr(config, "_explorer_cache", None)
+    if folder:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def free_port() -> int:
     """A free TCP port on the loopback interface."""
     with contextlib.closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as s:
