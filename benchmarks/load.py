@@ -24,8 +24,14 @@ session (user+system of the server and its graphviz children, during the case), 
 machine's 1-minute load average at the end of the case (on a shared machine, wall times grow with
 it; CPU per session does not).
 
+``--cache`` picks the servers' disk cache (:mod:`explorer.diskcache`): ``cold`` (default) gives
+each server an empty cache folder of its own (the first start ever), ``warm`` one that a
+previous served server filled with its warm-up (a restart: the analyses and layouts of every
+preset are on disk), ``both`` runs every server both ways and prints each against the first.
+
 Usage: python benchmarks/load.py [--servers before,served] [--cases fresh,warm,warm100,mix,mixwarm]
                                  [--sessions 30] [--preset resnet56] [--clients ws|browser]
+                                 [--cache cold|warm|both]
 """
 
 from __future__ import annotations
@@ -34,8 +40,10 @@ import argparse
 import asyncio
 import contextlib
 import os
+import shutil
 import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -166,14 +174,45 @@ def wait_warmed(url: str, timeout: float = 600.0) -> float:
     return time.monotonic() - t0
 
 
-def serve(kind: str):
-    """A freshly started server of ``kind`` (see :data:`SERVERS`), as a context manager."""
+def serve(kind: str, cache_dir: Path):
+    """A freshly started server of ``kind`` (see :data:`SERVERS`) whose disk cache is ``cache_dir``."""
     command, env = SERVERS[kind]
-    return streamlit_server(env=env, command=command)
+    return streamlit_server(env={**env, "EXPLORER_CACHE_DIR": str(cache_dir)}, command=command)
+
+
+def fill_cache(cache_dir: Path) -> float:
+    """Start a served server on ``cache_dir`` and let its warm-up fill it (every preset); seconds."""
+    t0 = time.monotonic()
+    command, env = SERVERS["served"]
+    with streamlit_server(env={**env, "EXPLORER_CACHE_DIR": str(cache_dir), "EXPLORER_WARMUP": "all"},
+                          command=command) as url:
+        wait_warmed(url)
+    return time.monotonic() - t0
 
 
 async def run_server(kind: str, cases: list[str], sessions: int, preset: str, timeout: float,
-                     clients: str) -> dict[str, dict]:
+                     clients: str, cache: str, cache_root: Path) -> dict[str, dict]:
+    """Run the cases on fresh servers of ``kind``; the figures per case.
+
+    ``cache``: ``cold`` gives each server a new empty cache folder under ``cache_root``; ``warm``
+    gives every server the folder ``cache_root/filled``, filled first by a served server's warm-up.
+    """
+    count = iter(range(1_000_000))
+
+    def cache_dir() -> Path:
+        if cache == "warm":
+            return cache_root / "filled"
+        folder = cache_root / f"cold-{kind}-{next(count)}"
+        shutil.rmtree(folder, ignore_errors=True)
+        return folder
+
+    if cache == "warm" and not (cache_root / "filled").exists():
+        print(f"filling the disk cache: {fill_cache(cache_root / 'filled'):.0f} s", file=sys.stderr)
+    return await _run_cases(kind, cases, sessions, preset, timeout, clients, cache_dir)
+
+
+async def _run_cases(kind: str, cases: list[str], sessions: int, preset: str, timeout: float,
+                     clients: str, cache_dir) -> dict[str, dict]:
     """Run the cases on fresh servers of ``kind``; the figures per case."""
     from tests.conftest import _last_server_pid
 
@@ -182,7 +221,7 @@ async def run_server(kind: str, cases: list[str], sessions: int, preset: str, ti
     out: dict[str, dict] = {}
     one = [c for c in ("fresh", "warm", "warm100") if c in cases]
     if one:
-        with serve(kind) as url:
+        with serve(kind, cache_dir()) as url:
             pid = _last_server_pid()
             for case in one:
                 n = 100 if case == "warm100" else sessions
@@ -193,7 +232,7 @@ async def run_server(kind: str, cases: list[str], sessions: int, preset: str, ti
                 out[case] = await batch(url, pid, [preset] * n, expected, timeout, clients)
                 out[case]["peak_mb"] = peak_rss_mb(pid)
     if "mix" in cases or "mixwarm" in cases:
-        with serve(kind) as url:
+        with serve(kind, cache_dir()) as url:
             pid = _last_server_pid()
             for case in [c for c in ("mix", "mixwarm") if c in cases]:
                 if case == "mixwarm":
@@ -214,31 +253,44 @@ def main() -> None:
     p.add_argument("--sessions", type=int, default=30)
     p.add_argument("--preset", default="resnet56", help="the preset of the one-preset cases")
     p.add_argument("--clients", choices=("ws", "browser"), default="ws")
+    p.add_argument("--cache", choices=("cold", "warm", "both"), default="cold",
+                   help="the servers' disk cache: empty (cold), filled by an earlier server (warm), or both")
     p.add_argument("--timeout", type=float, default=300.0)
     a = p.parse_args()
     servers = [s for s in a.servers.split(",") if s]
     cases = [c for c in a.cases.split(",") if c]
+    caches = ["cold", "warm"] if a.cache == "both" else [a.cache]
+    runs = [(kind, cache) for kind in servers for cache in caches]
+    label = {r: r[0] if len(caches) == 1 else f"{r[0]}/{r[1]}" for r in runs}
     results = {}
-    for kind in servers:
-        results[kind] = asyncio.run(run_server(kind, cases, a.sessions, a.preset, a.timeout, a.clients))
+    cache_root = Path(tempfile.mkdtemp(prefix="explorer-load-cache-"))
+    try:
+        for run in runs:
+            results[run] = asyncio.run(run_server(run[0], cases, a.sessions, a.preset, a.timeout, a.clients,
+                                                  run[1], cache_root))
+    finally:
+        shutil.rmtree(cache_root, ignore_errors=True)
     print(f"\n{a.clients} sessions on the Build page, {os.cpu_count()} cores; one preset: {a.preset}; "
-          f"mix: {a.sessions} sessions on {min(a.sessions, len(PRESETS))} presets")
-    print(f"{'case':<9} {'server':<7} {'sessions':>8} {'ok':>4} {'p50 s':>6} {'p95 s':>6} {'max s':>6} "
+          f"mix: {a.sessions} sessions on {min(a.sessions, len(PRESETS))} presets; disk cache: {a.cache}")
+    width = max(7, *(len(v) for v in label.values()))
+    print(f"{'case':<9} {'server':<{width}} {'sessions':>8} {'ok':>4} {'p50 s':>6} {'p95 s':>6} {'max s':>6} "
           f"{'CPU s/session':>13} {'peak MB':>8} {'load':>5}  goal p95")
     for case in cases:
-        for kind in servers:
-            r = results[kind].get(case)
+        for run in runs:
+            r = results[run].get(case)
             if not r:
                 continue
-            print(f"{case:<9} {kind:<7} {r['sessions']:>8} {r['ok']:>4} {r['p50']:>6.1f} {r['p95']:>6.1f} "
+            print(f"{case:<9} {label[run]:<{width}} {r['sessions']:>8} {r['ok']:>4} {r['p50']:>6.1f} {r['p95']:>6.1f} "
                   f"{r['max']:>6.1f} {r['cpu'] / r['sessions']:>13.2f} {r['peak_mb']:>8.0f} {r['load']:>5.1f}  "
                   f"<= {GOALS[case]:g}")
             if r["failures"]:
                 print(f"          failures: {r['failures']}")
-        if len(servers) == 2 and all(case in results[k] for k in servers):
-            b, s = (results[k][case] for k in servers)
-            print(f"{'':<9} {'ratio':<7} p95 {b['p95'] / s['p95']:.1f}x faster, CPU/session "
-                  f"{b['cpu'] / max(s['cpu'], 1e-9):.1f}x less")
+        base = runs[0]
+        for run in runs[1:]:  # each run against the first, measured in this same invocation
+            if case in results[base] and case in results[run]:
+                b, s = results[base][case], results[run][case]
+                print(f"{'':<9} {'ratio':<{width}} {label[run]} vs {label[base]}: p95 {b['p95'] / s['p95']:.1f}x "
+                      f"faster, CPU/session {b['cpu'] / max(s['cpu'], 1e-9):.1f}x less")
 
 
 if __name__ == "__main__":
