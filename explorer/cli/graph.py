@@ -8,7 +8,7 @@ from pathlib import Path
 
 from explorer.cli.common import add_target_args, analyse_args
 from explorer.errors import ConfigError
-from explorer.render import RANKDIRS, ViewOptions, layout, png_size, to_dot
+from explorer.render import RANKDIRS, ViewOptions, cached_layout, png_size, to_dot
 
 VIEW_CHOICES = ("blocks", "layers", "mixed")
 
@@ -48,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
             return 0
         data = text.encode()
     else:
-        data = layout(text, fmt)
+        data = cached_layout(text, fmt)  # the disk cache keeps it for the next command
     try:
         Path(args.output).write_bytes(data)
     except OSError as exc:
