@@ -132,6 +132,7 @@ def test_a_command_that_builds_imports_keras_on_first_use_without_tensorflow():
              "from explorer.cli import main\n"
              "main(['summary', 'mnist-cnn', '--json'])\n"
              "print('LOADED', 'keras' in sys.modules, 'tensorflow' in sys.modules, file=sys.stderr)\n")
-    r = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    env = {**os.environ, "EXPLORER_CACHE_DIR": "off"}  # it builds: no analysis from the disk cache
+    r = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=300, env=env)
     assert json.loads(r.stdout)["total_params"] == 80_266
     assert r.stderr.strip().splitlines()[-1] == "LOADED True False", r.stderr

@@ -257,3 +257,19 @@ def test_the_cache_keeps_within_its_bounds(cache, monkeypatch):
         assert diskcache.put("layout", f"big{i}", b"y" * 1000)
     assert sum(p.stat().st_size for p in _entries(cache)) <= 2500
     assert diskcache.get("layout", "big9") == b"y" * 1000
+
+
+def test_a_cli_command_on_an_architecture_seen_before_imports_no_keras(cache):
+    code = ("import json, sys\nfrom explorer.cli import main\nmain(['summary', 'resnet20', '--json'])\n"
+            "print(json.dumps('keras' in sys.modules))")
+
+    def summary() -> tuple[dict, bool]:
+        proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300,
+                              env={**os.environ, diskcache.ENV: str(cache)})
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        *body, loaded = proc.stdout.strip().splitlines()
+        return json.loads("\n".join(body)), json.loads(loaded)
+
+    first, second = summary(), summary()
+    assert first[1] is True and second[1] is False  # built once, then read
+    assert first[0] == second[0]
