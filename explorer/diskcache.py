@@ -19,8 +19,9 @@ deleted when possible). Each kind keeps at most :data:`MAX_ENTRIES` entries and
 :data:`MAX_BYTES` bytes; the least recently used (oldest modification time; a hit touches its
 entry) go first.
 
-Pickled entries are loaded with :mod:`pickle`: the folder is created private to the user
-(mode 0700), as anything that may be unpickled must be.
+Pickled entries are loaded with :mod:`pickle` and layouts are drawn into pages, so a version
+folder is created private to the user (mode 0700) and read only while it is: owned by this
+user, writable by no one else.
 """
 
 from __future__ import annotations
@@ -131,6 +132,8 @@ def get(kind: str, key: str, salt: tuple[str, ...] = (), *, base: Path | None = 
         here = folder(kind, salt, base)
         if here is None:
             return None
+        if not _private(here):  # entries are unpickled and drawn into pages: only our own
+            return None
         _remove_stale(here, kind)
         path = here / key_of(key)
         try:
@@ -228,6 +231,16 @@ def prune(here: Path, max_entries: int | None = None, max_bytes: int | None = No
         _discard(Path(path))
         count -= 1
         total -= size
+
+
+def _private(here: Path) -> bool:
+    """True when ``here`` is a folder of this user's that neither group nor others may write."""
+    try:
+        st = here.stat()
+    except OSError:
+        return False
+    owner_ok = not hasattr(os, "getuid") or st.st_uid == os.getuid()
+    return owner_ok and not st.st_mode & 0o022
 
 
 def _discard(path: Path) -> None:

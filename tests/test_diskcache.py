@@ -273,3 +273,15 @@ def test_a_cli_command_on_an_architecture_seen_before_imports_no_keras(cache):
     first, second = summary(), summary()
     assert first[1] is True and second[1] is False  # built once, then read
     assert first[0] == second[0]
+
+
+def test_entries_are_read_only_from_a_folder_no_one_else_may_write(cache):
+    spec = resolve("mnist-cnn")
+    analysis._load_or_build(spec)
+    here = diskcache.folder("analysis", analysis._disk_salt())
+    assert here.stat().st_mode & 0o777 == 0o700
+    assert analysis._load_or_build(spec).model is None  # a hit
+    here.chmod(0o777)
+    assert diskcache.load("analysis", analysis.disk_key(spec), analysis._disk_salt()) is None
+    assert diskcache.get("analysis", analysis.disk_key(spec), analysis._disk_salt()) is None
+    assert analysis._load_or_build(spec).model is not None  # built, not unpickled
