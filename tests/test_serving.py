@@ -59,7 +59,7 @@ def test_warm_up_leaves_the_first_page_of_a_preset_ready():
 
     frozen = gc.get_freeze_count()
     try:
-        timings = warmup.warm(["ynet"])
+        timings = warmup.warm(["ynet"], quiet=0)  # no sessions here to wait for
         # What it keeps (modules, the analysis and its model) is frozen out of later full collections.
         assert gc.get_freeze_count() > frozen
     finally:

@@ -38,6 +38,8 @@ if TYPE_CHECKING:
 COMMON = (DEFAULT_PRESET, "resnet20", "resnet56", "resnet110", "densenet-40-12", "ynet",
           "resnet50", "densenet121")
 YIELD_MAX_S = 30.0  # the longest the warm-up waits for sessions before its next preset
+QUIET_S = 3.0  # with every preset from disk: Keras is imported once sessions have been idle this long
+QUIET_MAX_S = 120.0  # ... or after this long at most
 
 _log = logging.getLogger(__name__)
 _started = threading.Event()
@@ -83,11 +85,21 @@ def settle() -> None:
     gc.freeze()
 
 
-def warm(names: list[str]) -> dict[str, float]:
-    """Warm the presets ``names``; returns seconds per step (a preset, or ``imports``).
+def _wait_quiet(quiet: float, limit: float = QUIET_MAX_S) -> None:
+    """Wait until no session has run for ``quiet`` seconds (at most ``limit`` seconds)."""
+    start = last_busy = time.monotonic()
+    while time.monotonic() - last_busy < quiet and time.monotonic() - start < limit:
+        if sessions_busy():
+            last_busy = time.monotonic()
+        time.sleep(0.1)
+
+
+def warm(names: list[str], quiet: float = QUIET_S) -> dict[str, float]:
+    """Warm the presets ``names``; returns seconds per step (a preset, ``imports`` or ``keras``).
 
     First every preset the disk cache holds (no Keras: its analysis and first layout), then the
-    imports (Keras, the pages' libraries), then the other presets, built as the pages would.
+    pages' libraries, then Keras (once no session has run for ``quiet`` seconds when every preset
+    came from disk), then the other presets, built as the pages would.
     A preset that fails (an unknown name in ``EXPLORER_WARMUP``, graphviz missing) is logged and
     skipped: warming never stops the server.
     """
@@ -108,23 +120,32 @@ def warm(names: list[str]) -> dict[str, float]:
             continue
         timings[name] = time.perf_counter() - t0
         from_disk.append(name)
+    if from_disk:
+        settle()  # the graphs read stay for the server's life: out of every later full collection
 
     _yield_to_sessions()
     t0 = time.perf_counter()
-    from explorer import keras_compat
-
-    keras_compat.skip_tensorflow_probe()  # imports Keras (numpy backend), never TensorFlow
-    keras_compat.guard_clear_session()  # as app.py does: Streamlit clears Keras's session after each run
     import pandas  # noqa: F401  (st.dataframe's, imported by the first table otherwise)
     import plotly.graph_objects  # noqa: F401  (the charts')
     import pyarrow  # noqa: F401
 
     # Streamlit's first element of the process calls inspect.stack(), whose inspect.getmodule
     # scans every module in sys.modules (thousands with Keras): 1.5 s of one session's run, with
-    # the GIL. Fill inspect's module-by-file cache now, off the sessions' path.
+    # the GIL. Fill inspect's module-by-file cache now, off the sessions' path (again after Keras).
     inspect.stack()
     settle()
     timings["imports"] = time.perf_counter() - t0
+
+    if not missing:  # every preset came from disk: no student needs Keras now, so import it
+        _wait_quiet(quiet)  # when none is waiting (seconds of CPU, mostly holding the GIL)
+    t0 = time.perf_counter()
+    from explorer import keras_compat
+
+    keras_compat.skip_tensorflow_probe()  # imports Keras (numpy backend), never TensorFlow
+    keras_compat.guard_clear_session()  # as app.py does: Streamlit clears Keras's session after each run
+    inspect.stack()
+    settle()
+    timings["keras"] = time.perf_counter() - t0
     for name in missing:
         _yield_to_sessions()
         t0 = time.perf_counter()
