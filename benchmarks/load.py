@@ -174,10 +174,13 @@ def wait_warmed(url: str, timeout: float = 600.0) -> float:
     return time.monotonic() - t0
 
 
-def serve(kind: str, cache_dir: Path):
-    """A freshly started server of ``kind`` (see :data:`SERVERS`) whose disk cache is ``cache_dir``."""
+def serve(kind: str, cache_dir: Path | None = None):
+    """A freshly started server of ``kind`` (see :data:`SERVERS`) whose disk cache is ``cache_dir``
+    (None: the environment's)."""
     command, env = SERVERS[kind]
-    return streamlit_server(env={**env, "EXPLORER_CACHE_DIR": str(cache_dir)}, command=command)
+    if cache_dir is not None:
+        env = {**env, "EXPLORER_CACHE_DIR": str(cache_dir)}
+    return streamlit_server(env=env, command=command)
 
 
 def fill_cache(cache_dir: Path) -> float:

@@ -7,8 +7,12 @@ prints the functions with the most samples (self, and inclusive of what they cal
 the raw collapsed stacks to ``test-artifacts/profile-<server>-<case>.txt`` (load them into
 speedscope or flamegraph.pl for a picture).
 
+``--cache warm`` gives the server a disk cache filled by an earlier served server (a restart);
+``cold`` (default) an empty one.
+
 Usage: python benchmarks/profile_server.py [--server served|before] [--case fresh|warm|mix]
                                            [--sessions 30] [--preset resnet56] [--top 25] [--gil]
+                                           [--cache cold|warm]
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -97,11 +102,23 @@ def main() -> None:
     p.add_argument("--top", type=int, default=25)
     p.add_argument("--gil", action="store_true",
                    help="sample only the thread holding the GIL (where the Python CPU goes, not who waits for it)")
+    p.add_argument("--cache", choices=("cold", "warm"), default="cold", help="the server's disk cache: empty or filled")
     a = p.parse_args()
     ARTIFACTS.mkdir(exist_ok=True)
     raw = ARTIFACTS / f"profile-{a.server}-{a.case}.txt"
     names, expected = names_for(a.case, a.sessions, a.preset)
-    with load.serve(a.server) as url:
+    cache_dir = Path(tempfile.mkdtemp(prefix="explorer-profile-cache-")) / "cache"
+    if a.cache == "warm":
+        print(f"filling the disk cache: {load.fill_cache(cache_dir):.0f} s", file=sys.stderr)
+    try:
+        run_profiled(a, raw, names, expected, cache_dir)
+    finally:
+        shutil.rmtree(cache_dir.parent, ignore_errors=True)
+
+
+def run_profiled(a: argparse.Namespace, raw: Path, names: list[str], expected: dict[str, str], cache_dir: Path) -> None:
+    """Start the server on ``cache_dir``, record it with py-spy during the batch, print the summary."""
+    with load.serve(a.server, cache_dir) as url:
         pid = _last_server_pid()
         if a.case == "warm":  # profile the warm server only: one session first, and the warm-up ended
             asyncio.run(load.batch(url, pid, names[:1], expected, 300, "ws"))
