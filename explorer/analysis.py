@@ -9,6 +9,7 @@ when something needs it (code generation).
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
 import threading
@@ -68,8 +69,13 @@ def _analyse(spec: Spec) -> Analysis:
 
 
 def disk_key(spec: Spec) -> str:
-    """The disk cache's key text of a spec: builder, preset and the overrides, sorted."""
-    return repr((spec.builder, spec.preset, sorted(spec.overrides.items())))
+    """The disk cache's key text of a spec: the builder and every config field, sorted.
+
+    The config, not the preset and overrides that spell it: ``Spec('ynet', 'ynet')`` and
+    ``Spec('ynet', None)`` are one graph (a page's label still comes from its own spec).
+    """
+    cfg = spec.config
+    return repr((spec.builder, sorted((f.name, getattr(cfg, f.name)) for f in dataclasses.fields(cfg))))
 
 
 def _disk_salt() -> tuple[str, ...]:

@@ -64,6 +64,7 @@ def skip_tensorflow_probe() -> bool:
     """
     import keras
 
+    _install_wanted_guard()
     if keras.backend.backend() != "numpy" or "tensorflow" in sys.modules:
         return False
     from keras.src.utils import module_utils
@@ -72,12 +73,33 @@ def skip_tensorflow_probe() -> bool:
     return True
 
 
+_wanted_guard: list[Any] = []  # the lock guard_clear_session was given before Keras was imported
+
+
 def guard_clear_session(lock: Any = BUILD_LOCK) -> None:
     """Make ``keras.backend.clear_session`` wait for ``lock`` (idempotent).
 
     On the numpy backend it also skips clear_session's full ``gc.collect()``: there is nothing to
     free there but Python objects, and Streamlit would pay it after every script run.
+
+    Before Keras is imported this imports nothing: Streamlit calls ``clear_session`` only once
+    ``keras`` is in ``sys.modules``, and a session whose analyses come from the disk cache needs
+    no Keras (importing it would cost each fresh server's first sessions seconds). The guard is
+    then installed by the first build (:func:`fresh_build_state`) or
+    :func:`skip_tensorflow_probe`, before any layer is made.
     """
+    if "keras" not in sys.modules:
+        _wanted_guard[:] = [lock]
+        return
+    _install_guard(lock)
+
+
+def _install_wanted_guard() -> None:
+    if _wanted_guard:
+        _install_guard(_wanted_guard[0])
+
+
+def _install_guard(lock: Any) -> None:
     import keras
     from keras.src.backend.common import global_state
 

@@ -285,3 +285,30 @@ def test_entries_are_read_only_from_a_folder_no_one_else_may_write(cache):
     assert diskcache.load("analysis", analysis.disk_key(spec), analysis._disk_salt()) is None
     assert diskcache.get("analysis", analysis.disk_key(spec), analysis._disk_salt()) is None
     assert analysis._load_or_build(spec).model is not None  # built, not unpickled
+
+
+def test_the_clear_session_guard_waits_for_keras_and_is_on_before_the_first_build():
+    """app.py installs the guard on every run; a session served from the disk cache imports no Keras for it."""
+    code = (
+        "import json, sys\n"
+        "import explorer\n"
+        "from explorer import keras_compat\n"
+        "keras_compat.guard_clear_session()\n"
+        "before = 'keras' in sys.modules\n"
+        "from explorer.builders import build_model, resolve\n"
+        "build_model(resolve('mnist-cnn'), weights=False)\n"
+        "import keras\n"
+        "print(json.dumps([before, getattr(keras.backend.clear_session, '__explorer_guarded__', False)]))\n"
+    )
+    assert _run(code, {}) == [False, True]
+
+
+def test_two_spellings_of_one_config_share_one_entry(cache):
+    from explorer.spec import Spec
+
+    as_preset, as_builder = Spec("ynet", "ynet"), resolve("ynet")  # ?preset=ynet, and `summary ynet`
+    assert as_preset != as_builder and as_preset.config == as_builder.config
+    built = analysis._load_or_build(as_builder)
+    hit = analysis._load_or_build(as_preset)
+    assert hit.model is None and hit.graph == built.graph and len(_entries(cache)) == 1
+    assert hit.label == as_preset.label

@@ -18,6 +18,7 @@ import explorer  # noqa: F401  (analysis backend before Keras loads)
 from explorer import analysis
 from explorer.builders import resolve
 from explorer.render import have_dot, to_dot
+from explorer.spec import Spec
 from explorer.ui import graph_viewer, warmup
 from tests.conftest import ARTIFACTS, ROOT, streamlit_server
 
@@ -66,7 +67,7 @@ def test_warm_up_leaves_the_first_page_of_a_preset_ready():
         gc.unfreeze()  # this test process is not a server: let the collector see it all again
     assert {"imports", "ynet"} <= set(timings)
     hits = analysis._memo.cache_info().hits
-    graph = analysis.analyse(resolve("ynet")).graph
+    graph = analysis.analyse(Spec("ynet", "ynet")).graph  # what /build?preset=ynet opens
     assert analysis._memo.cache_info().hits == hits + 1  # analysed already
     layouts = _cached.cache_info()
     graph_viewer.svg(graph_viewer.default_dot(graph))

@@ -32,6 +32,7 @@ from explorer.ui.session import DEFAULT_PRESET
 
 if TYPE_CHECKING:
     from explorer.graph import ModelGraph
+    from explorer.spec import Spec
 
 # The default preset first (every new session opens it), then the presets classes open most;
 # then the others, in the registry's order.
@@ -104,13 +105,12 @@ def warm(names: list[str], quiet: float = QUIET_S) -> dict[str, float]:
     skipped: warming never stops the server.
     """
     from explorer.analysis import analyse, cached
-    from explorer.builders import resolve
 
     missing = []
     for name in names:  # from disk: milliseconds each, so no waiting for sessions here
         t0 = time.perf_counter()
         try:
-            a = cached(resolve(name))
+            a = cached(_spec(name))
             if a is None:
                 missing.append(name)
                 continue
@@ -150,13 +150,22 @@ def warm(names: list[str], quiet: float = QUIET_S) -> dict[str, float]:
         _yield_to_sessions()
         t0 = time.perf_counter()
         try:
-            _lay_out(analyse(resolve(name)).graph)
+            _lay_out(analyse(_spec(name)).graph)
         except Exception as exc:  # a bad name or a graphviz failure: log it, go on
             _log.warning("warm-up of %s failed: %s", name, exc)
             continue
         settle()  # this preset's objects stay for the server's life: out of every later full collection
         timings[name] = time.perf_counter() - t0
     return dict(timings)
+
+
+def _spec(name: str) -> Spec:
+    """The Spec a page opens for ``name``: ``?preset=ynet`` is ``Spec('ynet', 'ynet')``, which
+    :func:`~explorer.builders.resolve` reads as the builder ``ynet`` (another memo key)."""
+    from explorer.builders import PRESETS, resolve
+    from explorer.spec import Spec
+
+    return Spec(PRESETS[name].builder, name) if name in PRESETS else resolve(name)
 
 
 def _lay_out(graph: ModelGraph) -> None:
