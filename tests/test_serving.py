@@ -54,9 +54,9 @@ def test_the_page_dot_is_drawn_once_per_graph_and_view():
 
 @pytest.mark.skipif(not have_dot(), reason="graphviz is not installed")
 def test_warm_up_leaves_the_first_page_of_a_preset_ready():
-    from explorer.render import _cached
-
     import gc
+
+    from explorer.render import _cached
 
     frozen = gc.get_freeze_count()
     try:
