@@ -33,6 +33,7 @@ system-deps:
 
 run: setup
 	@command -v dot >/dev/null || bash scripts/system-deps.sh graphviz || echo "graphviz not installed: graphs fall back to plain DOT"
+	$(PY) -m explorer.serve --prepare
 	$(PY) -m explorer.serve --server.port $(PORT)
 
 # Development: source edits rerun the app (the served app does not watch its files, see .streamlit/config.toml).

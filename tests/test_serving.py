@@ -7,10 +7,12 @@ sessions, a warm-up that warms nothing, or the file watcher.
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 import time
 import urllib.request
+from pathlib import Path
 
 import pytest
 
@@ -109,3 +111,16 @@ def test_the_served_server_answers_its_health_check_then_warms_up():
             time.sleep(0.2)
         line = next(ln for ln in log.read_text().splitlines() if "explorer warm-up done" in ln)
         assert "mnist-cnn" in line and "imports" in line
+
+
+@pytest.mark.skipif(not have_dot(), reason="graphviz is not installed")
+def test_prepare_fills_the_disk_cache_for_the_next_server(tmp_path):
+    import subprocess
+
+    env = {**os.environ, "EXPLORER_CACHE_DIR": str(tmp_path / "cache"), "EXPLORER_WARMUP": "ynet,resnet20"}
+    cmd = [sys.executable, "-m", "explorer.serve", "--prepare"]
+    first = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600, cwd=Path(__file__).resolve().parent.parent)
+    assert first.returncode == 0, first.stderr[-2000:]
+    assert "2 presets ready in the disk cache" in first.stdout and "(0 were there already)" in first.stdout
+    second = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600, cwd=Path(__file__).resolve().parent.parent)
+    assert second.returncode == 0 and "(2 were there already)" in second.stdout, second.stderr[-2000:]

@@ -95,14 +95,15 @@ def _wait_quiet(quiet: float, limit: float = QUIET_MAX_S) -> None:
         time.sleep(0.1)
 
 
-def warm(names: list[str], quiet: float = QUIET_S) -> dict[str, float]:
+def warm(names: list[str], quiet: float = QUIET_S, server: bool = True) -> dict[str, float]:
     """Warm the presets ``names``; returns seconds per step (a preset, ``imports`` or ``keras``).
 
     First every preset the disk cache holds (no Keras: its analysis and first layout), then the
     pages' libraries, then Keras (once no session has run for ``quiet`` seconds when every preset
     came from disk), then the other presets, built as the pages would.
     A preset that fails (an unknown name in ``EXPLORER_WARMUP``, graphviz missing) is logged and
-    skipped: warming never stops the server.
+    skipped: warming never stops the server. ``server=False`` (``python -m explorer.serve
+    --prepare``) only fills the disk cache: no libraries, and Keras only for presets not on disk.
     """
     from explorer.analysis import analyse, cached
 
@@ -123,6 +124,8 @@ def warm(names: list[str], quiet: float = QUIET_S) -> dict[str, float]:
     if from_disk:
         settle()  # the graphs read stay for the server's life: out of every later full collection
 
+    if not server and not missing:
+        return dict(timings)
     _yield_to_sessions()
     t0 = time.perf_counter()
     import pandas  # noqa: F401  (st.dataframe's, imported by the first table otherwise)
