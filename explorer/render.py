@@ -360,18 +360,30 @@ def _field_texts(graph: ModelGraph) -> tuple[dict[str, str], dict[str, str]]:
 LEGEND_NAMES = {"dense": "Dense (fully connected)", "merge": "merge (Add, Concatenate)", "model": "nested model"}
 
 
-def _legend(categories: Iterable[str], has_residual: bool, has_dense: bool) -> str:
+LEGEND_ROW = 4  # colour cells per legend row in a top-down drawing (a tall, narrow graph)
+
+
+def _legend(categories: Iterable[str], has_residual: bool, has_dense: bool, per_row: int | None = None) -> str:
+    """The colour legend as an HTML-like table: ``per_row`` colour cells a row (None: one row),
+    then a row for each kind of connection drawn. Wrapped, it is no wider than a layer column, so
+    fitting the drawing's width keeps labels legible instead of fitting a wide legend."""
     cells = [
         f'<td bgcolor="{CATEGORIES[c]}"><font color="{TEXT_COLOR}">{LEGEND_NAMES.get(c, c)}</font></td>'
         for c in CATEGORIES if c in set(categories)
     ]
+    notes = []
     if has_residual:
-        cells.append(f'<td border="0"><font color="{SKIP_COLOR}">- - residual connection (into Add)</font></td>')
+        notes.append(f'<font color="{SKIP_COLOR}">- - residual connection (into Add)</font>')
     if has_dense:
-        cells.append(f'<td border="0"><font color="{DENSE_COLOR}">- - dense connection (into Concatenate)</font></td>')
-    return (
-        '<<table border="0" cellborder="1" cellspacing="3" cellpadding="3"><tr>' + "".join(cells) + "</tr></table>>"
-    )
+        notes.append(f'<font color="{DENSE_COLOR}">- - dense connection (into Concatenate)</font>')
+    if per_row is None:
+        rows = ["".join(cells) + "".join(f'<td border="0">{n}</td>' for n in notes)]
+    else:
+        rows = ["".join(cells[i:i + per_row]) for i in range(0, len(cells), per_row)]
+        span = min(per_row, len(cells)) or 1
+        rows += [f'<td border="0" colspan="{span}">{n}</td>' for n in notes]
+    return ('<<table border="0" cellborder="1" cellspacing="3" cellpadding="3">'
+            + "".join(f"<tr>{r}</tr>" for r in rows if r) + "</table>>")
 
 
 def _check_expand(graph: ModelGraph, expand: Iterable[str]) -> None:
@@ -581,7 +593,8 @@ class _DotWriter:
         out = [f"digraph {_q(self.graph.name)} {{"]
         gattrs = graph_attrs(self.opts.rankdir)
         if self.opts.legend and self.shown_layers:
-            gattrs["label"] = _legend(self.used_categories, self.flags["residual"], self.flags["dense"])
+            gattrs["label"] = _legend(self.used_categories, self.flags["residual"], self.flags["dense"],
+                                      per_row=LEGEND_ROW if self.opts.rankdir == "TB" else None)
             gattrs["labelloc"] = "t"
         out.append(f"  graph {_attrs(gattrs)};")
         out.append("  node " + _attrs({

@@ -273,6 +273,27 @@ function gvFillBlocks(gv) {
   sel.style.display = blocks.length && gv.data.mode !== 'present' ? '' : 'none';
 }
 
+// Detach the drawing on screen and keep it (its svg-pan-zoom state too) for a later switch back;
+// the oldest parked drawings beyond GV_PARKED are dropped.
+const GV_PARKED = 4;
+function gvPark(gv) {
+  gv.parked = gv.parked || new Map();
+  const svgEl = gv.canvas.querySelector('svg'), sig = gv.canvas.dataset.sig;
+  if (svgEl && gv.pz && sig) {
+    gv.parked.set(sig, { svg: svgEl, pz: gv.pz, nodes: gv.nodes, fontUnits: gv.fontUnits });
+    svgEl.remove();
+  } else if (gv.pz) {
+    try { gv.pz.destroy(); } catch (e) { /* already gone */ }
+  }
+  gv.pz = null;
+  gv.canvas.innerHTML = '';
+  while (gv.parked.size > GV_PARKED) {
+    const [oldest, d] = gv.parked.entries().next().value;
+    gv.parked.delete(oldest);
+    try { d.pz.destroy(); } catch (e) { /* already gone */ }
+  }
+}
+
 function gvMark(gv, what) {
   // The view is on screen after the next frame (svg-pan-zoom's matrix lands then). The page's
   // performance timeline gets a mark too (benchmarks/graph_browser.py reads it: no DOM polling).
@@ -313,25 +334,39 @@ export default function (component) {
   let fresh = false;
   if (canvas.dataset.sig !== data.sig) {
     fresh = true;
-    if (gv.pz) { try { gv.pz.destroy(); } catch (e) { /* already gone */ } gv.pz = null; }
-    canvas.innerHTML = data.svg;
+    gvPark(gv);
+    const parked = gv.parked.get(data.sig);
     canvas.dataset.sig = data.sig;
-    gv.nodes = null; gv.fontUnits = null; gv.hitsSig = null;
-    const svgEl = canvas.querySelector('svg');
-    if (svgEl) {
-      svgEl.removeAttribute('width');
-      svgEl.removeAttribute('height');
-      gv.pz = window.svgPanZoom(svgEl, {
-        zoomEnabled: true, mouseWheelZoomEnabled: false, controlIconsEnabled: false, fit: true, center: true,
-        minZoom: GV_MIN_ZOOM, maxZoom: GV_MAX_ZOOM, zoomScaleSensitivity: 0.3, dblClickZoomEnabled: false,
-        onZoom: () => gvShowZoom(gv),
-      });
-      svgEl.addEventListener('wheel', (e) => gvWheel(gv, e), { passive: false });
+    gv.hitsSig = null;
+    if (parked) {
+      // A drawing shown before (a view switched back to, a step revisited): re-attach it as it
+      // was left, pan and zoom included, instead of parsing and laying out its SVG again.
+      gv.parked.delete(data.sig);
+      canvas.appendChild(parked.svg);
+      gv.pz = parked.pz; gv.nodes = parked.nodes; gv.fontUnits = parked.fontUnits;
+      gv.pz.resize();
       gvFillBlocks(gv);
-      const focus = data.focus ? gvNodes(gv).get(data.focus) : null;
       if (data.mode === 'present') gvPresent(gv);
-      else if (focus) gvCentre(gv, focus, data.min_px);  // the block just expanded
-      else gvFitWidth(gv, data.min_px, data.max_px);
+      gvShowZoom(gv);
+    } else {
+      canvas.innerHTML = data.svg;
+      gv.nodes = null; gv.fontUnits = null;
+      const svgEl = canvas.querySelector('svg');
+      if (svgEl) {
+        svgEl.removeAttribute('width');
+        svgEl.removeAttribute('height');
+        gv.pz = window.svgPanZoom(svgEl, {
+          zoomEnabled: true, mouseWheelZoomEnabled: false, controlIconsEnabled: false, fit: true, center: true,
+          minZoom: GV_MIN_ZOOM, maxZoom: GV_MAX_ZOOM, zoomScaleSensitivity: 0.3, dblClickZoomEnabled: false,
+          onZoom: () => gvShowZoom(gv),
+        });
+        svgEl.addEventListener('wheel', (e) => gvWheel(gv, e), { passive: false });
+        gvFillBlocks(gv);
+        const focus = data.focus ? gvNodes(gv).get(data.focus) : null;
+        if (data.mode === 'present') gvPresent(gv);
+        else if (focus) gvCentre(gv, focus, data.min_px);  // the block just expanded
+        else gvFitWidth(gv, data.min_px, data.max_px);
+      }
     }
   } else if (data.mode === 'present' && gv.pz && gv.frameSig !== data.frame_sig) {
     gvPresent(gv);
