@@ -46,7 +46,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 INPUT_BLOCK = "input"
@@ -93,35 +93,27 @@ _NASNET = re.compile(
 _GROUP = re.compile(r"^((?:conv|pool|stage|dense|transition|block)\d+|stem|head)(?:_|$)")
 
 
+# Each convention: its pattern (searched in the name) and the block path it gives from the groups.
+# The first that matches wins.
+_CONVENTIONS: tuple[tuple[re.Pattern, Callable[[re.Match], str]], ...] = (
+    (_CONVNEXT, lambda m: f"stage_{m.group(1)}/block_{m.group(2)}"),
+    (_CONVNEXT_DOWN, lambda m: f"stage_{int(m.group(1)) + 1}/downsampling"),
+    (_BLOCK, lambda m: f"{m.group(1)}/{m.group(2)}"),
+    (_EFFICIENT, lambda m: f"block{m.group(1)}/block{m.group(1)}{m.group(2)}"),
+    (_MOBILE_V2, lambda m: f"block_{m.group(1)}"),
+    (_EXPANDED, lambda m: f"expanded_conv_{m.group(1)}" if m.group(1) else "expanded_conv"),
+    (_MOBILE_V1, lambda m: f"conv_block_{m.group(1)}"),
+    (_NASNET, lambda m: f"cell_{m.group(1)}"),
+    (_GROUP, lambda m: m.group(1)),
+)
+
+
 def name_block(name: str) -> str | None:
     """The block path a layer's name gives by a known convention (see the module docstring)."""
-    m = _CONVNEXT.search(name)
-    if m:
-        return f"stage_{m.group(1)}/block_{m.group(2)}"
-    m = _CONVNEXT_DOWN.search(name)
-    if m:
-        return f"stage_{int(m.group(1)) + 1}/downsampling"
-    m = _BLOCK.match(name)
-    if m:
-        return f"{m.group(1)}/{m.group(2)}"
-    m = _EFFICIENT.match(name)
-    if m:
-        return f"block{m.group(1)}/block{m.group(1)}{m.group(2)}"
-    m = _MOBILE_V2.match(name)
-    if m:
-        return f"block_{m.group(1)}"
-    m = _EXPANDED.match(name)
-    if m:
-        return f"expanded_conv_{m.group(1)}" if m.group(1) else "expanded_conv"
-    m = _MOBILE_V1.match(name)
-    if m:
-        return f"conv_block_{m.group(1)}"
-    m = _NASNET.match(name)
-    if m:
-        return f"cell_{m.group(1)}"
-    m = _GROUP.match(name)
-    if m:
-        return m.group(1)
+    for pattern, path in _CONVENTIONS:
+        m = pattern.search(name)  # the anchored patterns (^...) match only at the start
+        if m:
+            return path(m)
     if name.startswith("convnext_"):
         m = _CONVNEXT_PART.search(name)
         if m:
