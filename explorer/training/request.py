@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import importlib.util
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -214,31 +215,25 @@ class RunRequest:
         return d.input_shape, d.num_classes
 
 
+# How each hyperparameter reads in a label when it differs from the default, in label order.
+_HP_TEXT: tuple[tuple[str, Callable[[Any], str]], ...] = (
+    ("epochs", lambda v: f"{v} ep" if v else "until time"),
+    ("max_seconds", lambda v: f"{v:g} s"),
+    ("learning_rate", lambda v: f"lr {_short_float(v)}"),
+    ("optimizer", str),
+    ("batch_size", lambda v: f"batch {v}"),
+    ("seed", lambda v: f"seed {v}"),
+    ("backend", str),
+    ("precision", str),
+    ("jit_compile", lambda v: "XLA"),
+    ("lr_schedule", lambda v: f"{v} schedule"),
+)
+
+
 def hp_changes(hp: Hyperparams) -> list[str]:
     """Short texts for the hyperparameters that differ from the defaults (``lr 3e-3``, ``10 ep``)."""
     default = Hyperparams()
-    out = []
-    if hp.epochs != default.epochs:
-        out.append(f"{hp.epochs} ep" if hp.epochs else "until time")
-    if hp.max_seconds:
-        out.append(f"{hp.max_seconds:g} s")
-    if hp.learning_rate != default.learning_rate:
-        out.append(f"lr {_short_float(hp.learning_rate)}")
-    if hp.optimizer != default.optimizer:
-        out.append(hp.optimizer)
-    if hp.batch_size != default.batch_size:
-        out.append(f"batch {hp.batch_size}")
-    if hp.seed != default.seed:
-        out.append(f"seed {hp.seed}")
-    if hp.backend != default.backend:
-        out.append(hp.backend)
-    if hp.precision != default.precision:
-        out.append(hp.precision)
-    if hp.jit_compile:
-        out.append("XLA")
-    if hp.lr_schedule != default.lr_schedule:
-        out.append(f"{hp.lr_schedule} schedule")
-    return out
+    return [text(getattr(hp, name)) for name, text in _HP_TEXT if getattr(hp, name) != getattr(default, name)]
 
 
 def _short_float(v: float) -> str:
