@@ -38,6 +38,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -46,7 +47,7 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 
 import explorer  # noqa: E402, F401  (analysis backend in this process; workers pick TensorFlow)
-from explorer.training import Hyperparams, RunRequest, RunStore, Scheduler  # noqa: E402
+from explorer.training import Hyperparams, Run, RunRequest, RunStore, Scheduler  # noqa: E402
 
 PLAIN = r'''
 import json, os, sys, time
@@ -140,6 +141,25 @@ def ips_from_epochs(ends: list[float], n: int) -> float:
     return (len(ends) - 1) * n / (ends[-1] - ends[0])
 
 
+def plain_ips(req: RunRequest) -> float:
+    """Images/s of plain ``fit`` in a fresh process."""
+    base = plain(req, "throughput")
+    return ips_from_epochs(base["epochs"], base["n_train"])
+
+
+def alternate(repeat: int, measures: dict[str, Callable[[], float]]) -> dict[str, list[float]]:
+    """Each measure taken ``repeat`` times, the order reversed every other round (the machine's load drifts).
+
+    Returns:
+        every value of each measure, by name (the caller takes the best).
+    """
+    got: dict[str, list[float]] = {name: [] for name in measures}
+    for i in range(repeat):
+        for name in (list(measures) if i % 2 == 0 else list(measures)[::-1]):
+            got[name].append(measures[name]())
+    return got
+
+
 def worker_throughput(sched: Scheduler, req: RunRequest) -> tuple[float, dict]:
     """Images/s of a run through a worker, from the store's epoch points."""
     rid = sched.submit(req)
@@ -190,16 +210,14 @@ def main() -> int:
         }
         print(f"{'throughput':<12} {'plain img/s':>12} {'worker img/s':>13} {'ratio':>7}   (goal >= 0.95)")
         for name, req in cases.items():
-            plains, workers = [], []
-            for i in range(args.repeat):  # alternate the order: the machine's load drifts
-                for which in (("plain", "worker") if i % 2 == 0 else ("worker", "plain")):
-                    if which == "plain":
-                        base = plain(req, "throughput")
-                        plains.append(ips_from_epochs(base["epochs"], base["n_train"]))
-                    else:
-                        ips, info = worker_throughput(sched, req)
-                        workers.append(ips)
-                        out["device"] = info["device"]
+
+            def worker_ips(req: RunRequest = req) -> float:
+                ips, info = worker_throughput(sched, req)
+                out["device"] = info["device"]
+                return ips
+
+            got = alternate(args.repeat, {"plain": lambda req=req: plain_ips(req), "worker": worker_ips})
+            plains, workers = got["plain"], got["worker"]
             base_ips, ips = max(plains), max(workers)
             out[f"{name}_plain_ips"], out[f"{name}_worker_ips"] = plains, workers
             out[f"{name}_ratio"] = ips / base_ips
@@ -232,17 +250,7 @@ def main() -> int:
         t_cold = store.get(cold).created
         run = sched.wait(cold, poll=0.05)
         cold_s = run.timings["first_point"] - t_cold
-        warm_sched = Scheduler(store, max_running=1, warm=1)
-        warm_sched.start_warm()
-        while not any(w["state"] == "idle" for w in store.workers()):
-            warm_sched.advance()
-            time.sleep(0.1)
-        warm_sched.warm = 0
-        t0 = time.time()
-        wid = warm_sched.submit(lat)
-        run = warm_sched.wait(wid, poll=0.05)
-        warm_s = run.timings["first_point"] - t0
-        assert run.worker == "warm", run.worker
+        warm_s, run = local_warm_run(Scheduler(store, max_running=1), lat)
         out.update(plain_first_batch_s=base_s, cold_first_point_s=cold_s, warm_first_point_s=warm_s,
                    warm_ratio=warm_s / base_s, cold_ratio=cold_s / base_s, warm_timings=run.timings)
         print(f"\nlaunch to first point: plain script {base_s:.2f} s | cold worker {cold_s:.2f} s "
@@ -266,8 +274,12 @@ def main() -> int:
     return _finish(out, args)
 
 
-def local_warm_first_point(sched: Scheduler, req: RunRequest) -> float:
-    """Launch to first point of a run on a local warm worker (waits for the worker to be idle first)."""
+def local_warm_run(sched: Scheduler, req: RunRequest) -> tuple[float, Run]:
+    """Launch to first point of a run on a local warm worker (waits for the worker to be idle first).
+
+    Returns:
+        the seconds, and the finished run.
+    """
     store = sched.store
     sched.warm = 1
     sched.start_warm()
@@ -278,7 +290,7 @@ def local_warm_first_point(sched: Scheduler, req: RunRequest) -> float:
     t0 = time.time()
     run = sched.wait(sched.submit(req), poll=0.05)
     assert run.worker == "warm", run.worker
-    return run.timings["first_point"] - t0
+    return run.timings["first_point"] - t0, run
 
 
 def ray_part(args: argparse.Namespace, out: dict) -> int:
@@ -299,35 +311,34 @@ def ray_part(args: argparse.Namespace, out: dict) -> int:
             sched = Scheduler(store, executor=ex, max_running=1)
             ray.get(ex.prewarm())  # a Ray worker with TensorFlow imported and a fit traced
             print(f"\nRay: local instance ({args.ray_cpus} CPUs) started in {out['ray_init_s']:.1f} s", flush=True)
-            local_s, ray_s, overheads = [], [], []
-            for i in range(args.repeat):  # alternate the order: the machine's load drifts
-                for which in (("local", "ray") if i % 2 == 0 else ("ray", "local")):
-                    if which == "local":
-                        local_s.append(local_warm_first_point(local, lat))
-                        continue
-                    t0 = time.time()
-                    run = sched.wait(sched.submit(lat), poll=0.05)
-                    assert run.status == "finished" and run.timings.get("reused_worker"), run.timings
-                    ray_s.append(run.timings["first_point"] - t0)
-                    out["device"] = f"{run.device} (Ray worker on {run.node})"
-                    t = run.timings
-                    overheads.append((t["worker_start"] - run.created) + (t["collected"] - t["end"]))
+            overheads = []
+
+            def overhead(run: Run) -> None:
+                t = run.timings
+                overheads.append((t["worker_start"] - run.created) + (t["collected"] - t["end"]))
+
+            def ray_first_point() -> float:
+                t0 = time.time()
+                run = sched.wait(sched.submit(lat), poll=0.05)
+                assert run.status == "finished" and run.timings.get("reused_worker"), run.timings
+                out["device"] = f"{run.device} (Ray worker on {run.node})"
+                overhead(run)
+                return run.timings["first_point"] - t0
+
+            got = alternate(args.repeat, {"local": lambda: local_warm_run(local, lat)[0], "ray": ray_first_point})
+            local_s, ray_s = got["local"], got["ray"]
             out.update(ray_first_point_s=ray_s, local_warm_first_point_s=local_s,
                        ray_latency_ratio=min(ray_s) / min(local_s))
             print(f"launch to first point: local warm worker {min(local_s):.2f} s | warm Ray worker {min(ray_s):.2f} s "
                   f"({min(ray_s) / min(local_s):.2f}x)   (goal <= 1.5x; best of {args.repeat})", flush=True)
-            plains, rays = [], []
-            for i in range(args.repeat):
-                for which in (("plain", "ray") if i % 2 == 0 else ("ray", "plain")):
-                    if which == "plain":
-                        base = plain(thr, "throughput")
-                        plains.append(ips_from_epochs(base["epochs"], base["n_train"]))
-                    else:
-                        run = sched.wait(sched.submit(thr), poll=0.05)
-                        ends = [p["elapsed"] for p in store.points(run.id, "epoch")]
-                        rays.append(ips_from_epochs(ends, run.train_size))
-                        t = run.timings
-                        overheads.append((t["worker_start"] - run.created) + (t["collected"] - t["end"]))
+
+            def ray_ips() -> float:
+                run = sched.wait(sched.submit(thr), poll=0.05)
+                overhead(run)
+                return ips_from_epochs([p["elapsed"] for p in store.points(run.id, "epoch")], run.train_size)
+
+            got = alternate(args.repeat, {"plain": lambda: plain_ips(thr), "ray": ray_ips})
+            plains, rays = got["plain"], got["ray"]
             out.update(ray_plain_ips=plains, ray_ips=rays, ray_ips_ratio=max(rays) / max(plains),
                        ray_overhead_s=overheads)
             print(f"mnist-cnn images/s: plain fit {max(plains):.0f} | through Ray {max(rays):.0f} "
