@@ -14,12 +14,11 @@ from explorer.present import BY, clamp, convert_step, frame_ids, note, reveal, s
 from explorer.render import ViewOptions, display_ids
 from explorer.ui import graph_viewer as gv
 from explorer.ui.nav import through_app
-from explorer.ui.session import Session, widget
+from explorer.ui.session import Session
 
 through_app()
 
 ses = Session(st.session_state)
-ss = st.session_state
 
 # Large type, high contrast, and no sidebar, header or toolbar.
 st.html("""<style>
@@ -44,21 +43,17 @@ except ExplorerError as exc:
     st.error(str(exc))
     st.stop()
 
-by_key = widget("present", "by")
-ss.setdefault(by_key, ses.reveal_by)
 head, mode, exit_col = st.columns([5, 3, 1], vertical_alignment="center")
 head.title(spec.label)
-by = mode.segmented_control("Reveal by", list(BY), key=by_key, label_visibility="collapsed",
+by = mode.segmented_control("Reveal by", list(BY), key=ses.reveal_by_widget(), label_visibility="collapsed",
                             format_func=lambda b: f"by {b}") or ses.reveal_by
 if exit_col.button("Exit", icon=":material/close_fullscreen:", width="stretch"):
     st.switch_page("pages/build.py")
 
 steps = units(g, by)
 # One position: switching stage/block mode keeps the place (a stage opens at its first block).
-n = convert_step(g, ses.reveal or 1, ses.reveal_by, by) if ses.reveal_by != by else clamp(ses.reveal or 1, len(steps))
-ses.reveal, ses.reveal_by = n, by
-step_key = widget("present", "step")
-ss[step_key] = n
+n = convert_step(g, ses.reveal or 1, ses.reveal_by, by)  # the same mode: clamped
+ses.set_reveal(n, by)
 
 
 def go(to: int) -> None:
@@ -67,14 +62,13 @@ def go(to: int) -> None:
 
 
 def on_slider() -> None:
-    go(ss[step_key])
+    go(ses.reveal_slider)
 
 
 def on_key() -> None:
     """A presenter key from the viewer: next, back, first, last."""
-    act = str((ss.get(widget("present", "viewer", by)) or {}).get("key") or "").split(":")[0]
     here = ses.reveal or 1
-    go({"next": here + 1, "back": here - 1, "first": 1, "last": len(steps)}.get(act, here))
+    go({"next": here + 1, "back": here - 1, "first": 1, "last": len(steps)}.get(ses.presenter_key(by), here))
 
 
 info = step_info(g, n, by, model_macs=budget(g).total.macs)
@@ -86,7 +80,7 @@ with st.container(key="present-overview", gap="small"):
 back, slider, nxt = st.columns([1, 6, 1], vertical_alignment="center")
 back.button("◀ Back", on_click=go, args=(n - 1,), width="stretch", disabled=n <= 1)
 nxt.button("Next ▶", on_click=go, args=(n + 1,), width="stretch", disabled=n >= len(steps))
-slider.slider(f"Step {n} of {len(steps)}", 1, max(len(steps), 2), key=step_key, on_change=on_slider,
+slider.slider(f"Step {n} of {len(steps)}", 1, max(len(steps), 2), key=ses.reveal_step_widget, on_change=on_slider,
               disabled=len(steps) < 2, label_visibility="collapsed")
 
 part = reveal(g, n, by)
@@ -106,4 +100,4 @@ except ExplorerError as exc:
     st.stop()
 new, context = frame_ids(display_ids(part, opts), g, n, by)
 with graph_col:
-    gv.present(dot, new, context, key=widget("present", "viewer", by), on_key=on_key, step_sig=f"{by}:{n}")
+    gv.present(dot, new, context, key=ses.reveal_viewer(by), on_key=on_key, step_sig=f"{by}:{n}")

@@ -168,6 +168,36 @@ class Session:
     def reveal_by(self, by: str) -> None:
         self.state[REVEAL_BY] = by
 
+    def set_reveal(self, n: int, by: str) -> None:
+        """Put Present at step ``n`` counted by ``by``; its step slider follows."""
+        self.reveal, self.reveal_by = n, by
+        self.state[self.reveal_step_widget] = n
+
+    def reveal_by_widget(self) -> str:
+        """The key of Present's stage/block control, its value created from :attr:`reveal_by`."""
+        key = widget("present", "by")
+        self.state.setdefault(key, self.reveal_by)
+        return key
+
+    @property
+    def reveal_step_widget(self) -> str:
+        """The key of Present's step slider."""
+        return widget("present", "step")
+
+    @property
+    def reveal_slider(self) -> int:
+        """The step Present's slider was moved to."""
+        return self.state[self.reveal_step_widget]
+
+    def reveal_viewer(self, by: str) -> str:
+        """The key of Present's graph viewer when it counts by ``by`` (each mode keeps its own view)."""
+        return widget("present", "viewer", by)
+
+    def presenter_key(self, by: str) -> str:
+        """The presenter key the viewer sent last (``next``, ``back``, ``first``, ``last``), or ``""``."""
+        sent = self.state.get(self.reveal_viewer(by)) or {}
+        return str(sent.get("key") or "").split(":")[0]
+
     @property
     def link_restored(self) -> bool:
         """Whether this session has read its URL already."""
