@@ -13,6 +13,7 @@ from explorer.budget import budget
 from explorer.builders import resolve
 from explorer.present import convert_step, enlarge_fonts, frame_ids, note, reveal, stages, step_info, units
 from explorer.render import ViewOptions, display_ids, to_dot
+from explorer.ui.session import REVEAL_BY, Session
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -48,39 +49,40 @@ def test_enlarge_fonts_scales_every_size():
     assert pydot.graph_from_dot_data(big)
 
 
-def test_present_page_steps_with_buttons():
+def _present(reveal: int, via: str | None = None) -> AppTest:
+    """The app opened on a resnet110 link at step ``reveal``, then on Present (through page ``via``)."""
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
-    at.query_params["builder"] = "resnet"
-    at.query_params["preset"] = "resnet110"
-    at.query_params["reveal"] = "2"
-    at.run().switch_page("pages/present.py").run()
+    at.query_params.update(builder="resnet", preset="resnet110", reveal=str(reveal))
+    at.run()
+    if via:
+        at.switch_page(f"pages/{via}.py").run()
+    at.switch_page("pages/present.py").run()
     assert not at.exception
+    return at
+
+
+def _click(at: AppTest, label: str, times: int = 1) -> None:
+    for _ in range(times):
+        next(b for b in at.button if b.label == label).click().run()
+
+
+def test_present_page_steps_with_buttons():
+    at = _present(2)
     assert at.markdown[0].value.startswith("Stage 2 of 6 · stem")
-    next_button = next(b for b in at.button if b.label == "Next ▶")
-    next_button.click().run()
+    _click(at, "Next ▶")
     assert not at.exception and at.markdown[0].value.startswith("Stage 3 of 6 · stage1 · 18 blocks")
-    back = next(b for b in at.button if b.label == "◀ Back")
-    back.click().run()
-    back = next(b for b in at.button if b.label == "◀ Back")
-    back.click().run()
+    _click(at, "◀ Back", 2)
     assert at.markdown[0].value.startswith("Stage 1 of 6 · input") and at.metric[0].value == "0"
 
 
 def test_present_from_build_starts_at_step_one_and_mode_switch_keeps_the_place():
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
-    at.query_params["builder"] = "resnet"
-    at.query_params["preset"] = "resnet110"
-    at.query_params["reveal"] = "5"
-    at.run().switch_page("pages/build.py").run()
-    at.switch_page("pages/present.py").run()
-    assert not at.exception
+    at = _present(5, via="build")
     assert at.markdown[0].value.startswith("Stage 1 of 6")  # opened from Build: the first step
-    for _ in range(3):
-        next(b for b in at.button if b.label == "Next ▶").click().run()
+    _click(at, "Next ▶", 3)
     assert at.markdown[0].value.startswith("Stage 4 of 6 · stage2")
     at.segmented_control(key="present:by").set_value("block").run()
     assert at.markdown[0].value.startswith("Block 21 of 57 · stage2/block1")  # the stage's first block
-    next(b for b in at.button if b.label == "Next ▶").click().run()
+    _click(at, "Next ▶")
     at.segmented_control(key="present:by").set_value("stage").run()
     assert at.markdown[0].value.startswith("Stage 4 of 6 · stage2")
 
@@ -121,3 +123,21 @@ def test_convert_step_round_trips_to_the_same_stage():
         b = convert_step(g, n, "stage", "block")
         assert g.blocks()[b - 1].split("/")[0] == stage
         assert convert_step(g, b, "block", "stage") == n
+
+
+def test_the_session_owns_presents_keys_and_the_slider_follows_the_step():
+    state: dict = {}
+    ses = Session(state)
+    assert ses.reveal_by_widget() == "present:by" and state["present:by"] == "stage"  # links count stages
+    ses.set_reveal(4, "block")
+    assert (ses.reveal, ses.reveal_by, ses.reveal_slider) == (4, "block", 4)
+    assert state[ses.reveal_step_widget] == 4
+    ses.reveal_by_widget()
+    assert state["present:by"] == "stage"  # the control keeps what it was set to
+    fresh: dict = {REVEAL_BY: "block"}
+    Session(fresh).reveal_by_widget()
+    assert fresh["present:by"] == "block"
+    assert ses.reveal_viewer("stage") != ses.reveal_viewer("block")
+    assert ses.presenter_key("stage") == ""
+    state[ses.reveal_viewer("stage")] = {"key": "next:17"}
+    assert ses.presenter_key("stage") == "next" and ses.presenter_key("block") == ""
