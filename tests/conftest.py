@@ -136,12 +136,32 @@ def browser():
 
 
 @pytest.fixture
-def page(browser):
+def open_page(browser):
+    """Opens fresh browser pages, each in a context of its own: ``open_page(1400, 900)``.
+
+    The contexts close after the test.
+    """
+    contexts = []
+
+    def open_(width: int = 1280, height: int = 800):
+        contexts.append(browser.new_context(viewport={"width": width, "height": height}))
+        return contexts[-1].new_page()
+
+    yield open_
+    for ctx in contexts:
+        ctx.close()
+
+
+@pytest.fixture
+def page(open_page):
     """A fresh browser page (1280x800)."""
-    ctx = browser.new_context(viewport={"width": 1280, "height": 800})
-    p = ctx.new_page()
-    yield p
-    ctx.close()
+    return open_page()
+
+
+def no_exception(page) -> None:
+    """Assert that the page shows no exception box (its text is the message when it does)."""
+    boxes = page.locator("[data-testid='stException']")
+    assert boxes.count() == 0, boxes.first.inner_text()
 
 
 def wait_app_idle(page, timeout: float = 60_000) -> None:

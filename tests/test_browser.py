@@ -16,7 +16,7 @@ from playwright.sync_api import Error as PlaywrightError
 from explorer.builders import build_model, resolve
 from explorer.training.scheduler import Scheduler
 from tests import hostile_files
-from tests.conftest import streamlit_server, wait_app_idle
+from tests.conftest import no_exception, streamlit_server, wait_app_idle
 
 pytestmark = pytest.mark.browser
 
@@ -32,10 +32,6 @@ def test_a_deep_link_is_the_first_request_of_a_fresh_server(page, artifacts):
         assert page.get_by_role("link", name="Home").count() == 1  # st.navigation, not the pages/ list
         page.screenshot(path=str(artifacts / "deep-link-fresh-server.png"))
 
-
-def no_exception(page) -> None:
-    assert page.locator("[data-testid='stException']").count() == 0, page.locator(
-        "[data-testid='stException']").first.inner_text()
 
 
 @pytest.mark.parametrize("path", PAGES)
@@ -106,9 +102,8 @@ def test_a_shared_link_opens_the_same_architecture_and_the_url_follows_the_form(
     page.screenshot(path=str(artifacts / "link-resnet44.png"))
 
 
-def test_presentation_mode_on_a_projector(browser, app_url, artifacts):
-    ctx = browser.new_context(viewport={"width": 1280, "height": 720})
-    page = ctx.new_page()
+def test_presentation_mode_on_a_projector(open_page, app_url, artifacts):
+    page = open_page(1280, 720)
     page.goto(f"{app_url}/present?builder=resnet&preset=resnet110&reveal=3")
     page.get_by_text("stage1").first.wait_for(timeout=90_000)
     wait_app_idle(page)
@@ -119,7 +114,6 @@ def test_presentation_mode_on_a_projector(browser, app_url, artifacts):
     page.wait_for_function("() => location.search.includes('reveal=4')", timeout=30_000)
     no_exception(page)
     page.screenshot(path=str(artifacts / "present-1280x720.png"))
-    ctx.close()
 
 
 def test_a_tiny_run_shows_a_growing_curve_and_stop_stops_it(page, app_url, artifacts):

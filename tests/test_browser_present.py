@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import wait_app_idle
+from tests.conftest import no_exception, wait_app_idle
 
 pytestmark = pytest.mark.browser
 
@@ -53,8 +53,20 @@ def inside(n: dict, p: dict) -> bool:
             and n["top"] >= max(p["top"], 0) - tol and n["bottom"] <= min(p["bottom"], p["winH"]) + tol)
 
 
-def no_exception(page) -> None:
-    assert page.locator("[data-testid='stException']").count() == 0
+def open_present(open_page, app_url, preset: str, size: tuple[int, int] = (1280, 720)) -> tuple:
+    """Present opened on a ResNet preset at its first stage: framed, idle, no exception; returns (page, probe)."""
+    page = open_page(*size)
+    page.goto(f"{app_url}/present?builder=resnet&preset={preset}&reveal=1")
+    p = wait_frame(page, "stage:1")
+    wait_app_idle(page)
+    no_exception(page)
+    return page, p
+
+
+def step(page, key: str, sig: str) -> dict:
+    """Press a presenter key and wait until the viewer frames step ``sig``; return the probe."""
+    page.keyboard.press(key)
+    return wait_frame(page, sig)
 
 
 SIZES = [(1280, 720), (1400, 900)]
@@ -62,14 +74,9 @@ SIZES = [(1280, 720), (1400, 900)]
 
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
 @pytest.mark.parametrize("by", ["stage", "block"])
-def test_present_frames_every_step_of_resnet110(browser, app_url, artifacts, by, size):
+def test_present_frames_every_step_of_resnet110(open_page, app_url, artifacts, by, size):
     w, h = size
-    ctx = browser.new_context(viewport={"width": w, "height": h})
-    page = ctx.new_page()
-    page.goto(f"{app_url}/present?builder=resnet&preset=resnet110&reveal=1")
-    p = wait_frame(page, "stage:1")
-    wait_app_idle(page)
-    no_exception(page)
+    page, p = open_present(open_page, app_url, "resnet110", size)
     if by == "block":
         page.get_by_role("radio", name="by block").click()
         page.get_by_text("Block 1 of 57").wait_for(timeout=60_000)
@@ -78,8 +85,7 @@ def test_present_frames_every_step_of_resnet110(browser, app_url, artifacts, by,
     smallest = []
     for n in range(1, total + 1):
         if n > 1:
-            page.keyboard.press("ArrowRight")  # no click into the graph first
-            p = wait_frame(page, f"{by}:{n}")
+            p = step(page, "ArrowRight", f"{by}:{n}")  # no click into the graph first
         new = [x for x in p["nodes"] if "gv-new" in (x["cls"] or "")]
         assert new, f"step {n}: nothing highlighted"
         for x in new:
@@ -94,19 +100,13 @@ def test_present_frames_every_step_of_resnet110(browser, app_url, artifacts, by,
     box = overview.bounding_box()
     assert box["x"] + box["width"] <= w  # never cut
     no_exception(page)
-    ctx.close()
 
 
-def test_presenter_keys_and_full_screen(browser, app_url, artifacts):
-    ctx = browser.new_context(viewport={"width": 1280, "height": 720})
-    page = ctx.new_page()
-    page.goto(f"{app_url}/present?builder=resnet&preset=resnet56&reveal=1")
-    wait_frame(page, "stage:1")
-    wait_app_idle(page)
+def test_presenter_keys_and_full_screen(open_page, app_url, artifacts):
+    page, _ = open_present(open_page, app_url, "resnet56")
     for key, sig in [("PageDown", "stage:2"), ("Space", "stage:3"), ("ArrowLeft", "stage:2"), ("End", "stage:6"),
                      ("PageUp", "stage:5"), ("Home", "stage:1")]:
-        page.keyboard.press(key)
-        wait_frame(page, sig)
+        step(page, key, sig)
     page.keyboard.press("f")
     page.wait_for_function("() => !!document.fullscreenElement", timeout=10_000)
     page.screenshot(path=str(artifacts / "present-fullscreen.png"))
@@ -114,14 +114,12 @@ def test_presenter_keys_and_full_screen(browser, app_url, artifacts):
     page.evaluate("() => document.fullscreenElement && document.exitFullscreen()")  # headless Esc may not leave
     page.wait_for_function("() => !document.fullscreenElement", timeout=10_000)
     no_exception(page)
-    ctx.close()
 
 
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
-def test_build_graph_opens_readable_below_the_numbers(browser, app_url, artifacts, size):
+def test_build_graph_opens_readable_below_the_numbers(open_page, app_url, artifacts, size):
     w, h = size
-    ctx = browser.new_context(viewport={"width": w, "height": h})
-    page = ctx.new_page()
+    page = open_page(w, h)
     page.goto(f"{app_url}/build?builder=resnet&preset=resnet56")
     page.get_by_text("861,770").first.wait_for(timeout=90_000)
     page.wait_for_function("""() => [...document.querySelectorAll('*')].map(e => e.shadowRoot).filter(Boolean)
@@ -149,12 +147,10 @@ def test_build_graph_opens_readable_below_the_numbers(browser, app_url, artifact
     page.wait_for_function("() => !!document.fullscreenElement", timeout=10_000)
     page.evaluate("() => document.exitFullscreen()")
     no_exception(page)
-    ctx.close()
 
 
-def test_form_steps_through_valid_depths_and_keeps_the_last_graph_under_an_error(browser, app_url, artifacts):
-    ctx = browser.new_context(viewport={"width": 1400, "height": 900})
-    page = ctx.new_page()
+def test_form_steps_through_valid_depths_and_keeps_the_last_graph_under_an_error(open_page, app_url, artifacts):
+    page = open_page(1400, 900)
     page.goto(f"{app_url}/build?builder=resnet&preset=resnet32")
     page.get_by_text("470,218").first.wait_for(timeout=90_000)
     wait_app_idle(page)
@@ -177,4 +173,3 @@ def test_form_steps_through_valid_depths_and_keeps_the_last_graph_under_an_error
     assert stale.locator(".gv-canvas svg").count() == 1 or page.locator(".gv-canvas svg").count() == 1
     page.screenshot(path=str(artifacts / "build-stale-under-error.png"))
     no_exception(page)
-    ctx.close()

@@ -8,23 +8,15 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import wait_app_idle
+from tests.conftest import no_exception, wait_app_idle
 
 pytestmark = pytest.mark.browser
 
 
 @pytest.fixture
-def wide(browser):
+def wide(open_page):
     """A fresh browser page at 1400x900."""
-    ctx = browser.new_context(viewport={"width": 1400, "height": 900})
-    p = ctx.new_page()
-    yield p
-    ctx.close()
-
-
-def no_exception(page) -> None:
-    boxes = page.locator("[data-testid='stException']")
-    assert boxes.count() == 0, boxes.first.inner_text()
+    return open_page(1400, 900)
 
 
 def test_home_explains_pages_draws_the_primer_and_its_first_step_opens_compare(wide, app_url, artifacts):
