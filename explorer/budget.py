@@ -400,8 +400,26 @@ def check_batch_dtype(batch_size: Any, dtype: str) -> tuple[int, int]:
     return batch_size, DTYPES[dtype]
 
 
+class _Counts:
+    """``params`` and ``flops`` from the counts a layer's or a block's stats hold."""
+
+    trainable_params: int
+    non_trainable_params: int
+    macs: int
+
+    @property
+    def params(self) -> int:
+        """All parameters."""
+        return self.trainable_params + self.non_trainable_params
+
+    @property
+    def flops(self) -> int:
+        """Floating-point operations: 2 x MACs."""
+        return 2 * self.macs
+
+
 @dataclass(frozen=True)
-class LayerBudget:
+class LayerBudget(_Counts):
     """Stats of one layer for one example.
 
     Attributes:
@@ -431,19 +449,9 @@ class LayerBudget:
     counted: bool = True
     unknown: bool = False
 
-    @property
-    def params(self) -> int:
-        """All parameters."""
-        return self.trainable_params + self.non_trainable_params
-
-    @property
-    def flops(self) -> int:
-        """Floating-point operations: 2 x MACs."""
-        return 2 * self.macs
-
 
 @dataclass(frozen=True)
-class BlockBudget:
+class BlockBudget(_Counts):
     """Stats of a block (or of the whole model when ``path == ""``), summed over its layers.
 
     Attributes:
@@ -464,16 +472,6 @@ class BlockBudget:
     macs: int
     activations: int
     output_shape: Shape | None
-
-    @property
-    def params(self) -> int:
-        """All parameters."""
-        return self.trainable_params + self.non_trainable_params
-
-    @property
-    def flops(self) -> int:
-        """Floating-point operations: 2 x MACs."""
-        return 2 * self.macs
 
     @property
     def name(self) -> str:

@@ -88,8 +88,19 @@ DATASETS: dict[str, DatasetInfo] = {
 }
 
 
+class _Images:
+    """``input_shape`` from the training images a dataset holds."""
+
+    x_train: np.ndarray
+
+    @property
+    def input_shape(self) -> tuple[int, int, int]:
+        """Height, width, channels of one image."""
+        return tuple(int(d) for d in self.x_train.shape[1:])  # type: ignore[return-value]
+
+
 @dataclass
-class Dataset:
+class Dataset(_Images):
     """Arrays of one dataset; images are ``(n, h, w, c)``, labels ``(n,)`` int32."""
 
     name: str
@@ -98,11 +109,6 @@ class Dataset:
     x_test: np.ndarray
     y_test: np.ndarray
     num_classes: int
-
-    @property
-    def input_shape(self) -> tuple[int, int, int]:
-        """Height, width, channels of one image."""
-        return tuple(int(d) for d in self.x_train.shape[1:])  # type: ignore[return-value]
 
 
 @dataclass(frozen=True)
@@ -145,7 +151,7 @@ class DataOptions:
 
 
 @dataclass
-class Prepared:
+class Prepared(_Images):
     """Arrays ready for ``model.fit``: float32 images, int32 labels."""
 
     name: str
@@ -156,11 +162,6 @@ class Prepared:
     x_test: np.ndarray
     y_test: np.ndarray
     num_classes: int
-
-    @property
-    def input_shape(self) -> tuple[int, int, int]:
-        """Height, width, channels of one image."""
-        return tuple(int(d) for d in self.x_train.shape[1:])  # type: ignore[return-value]
 
 
 def names() -> list[str]:
