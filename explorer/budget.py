@@ -662,16 +662,7 @@ def block_table(b: Budget, depth: int | None = None, hierarchy: bool = False) ->
         {
             "block": r.path,
             "layers": r.layers,
-            "params": r.params,
-            "params %": round(100 * b.share(r.params, "params"), 2),
-            "trainable": r.trainable_params,
-            "non-trainable": r.non_trainable_params,
-            "MACs": r.macs,
-            "MACs %": round(100 * b.share(r.macs, "macs"), 2),
-            "FLOPs": r.flops,
-            "activations": r.activations,
-            "activation bytes": b.activation_bytes(r.activations),
-            "output": format_shape(r.output_shape),
+            **_count_columns(b, r, digits=2),
         }
         for r in rows
     ]
@@ -685,16 +676,23 @@ def layer_table(b: Budget, path: str = "") -> list[dict[str, Any]]:
             "type": la.cls,
             "block": la.block,
             "calls": la.calls,
-            "params": la.params,
-            "params %": round(100 * b.share(la.params, "params"), 3),
-            "trainable": la.trainable_params,
-            "non-trainable": la.non_trainable_params,
-            "MACs": la.macs,
-            "MACs %": round(100 * b.share(la.macs, "macs"), 3),
-            "FLOPs": la.flops,
-            "activations": la.activations,
-            "activation bytes": b.activation_bytes(la.activations),
-            "output": format_shape(la.output_shape),
+            **_count_columns(b, la, digits=3),
         }
         for la in b.layers_in(path)
     ]
+
+
+def _count_columns(b: Budget, r: LayerBudget | BlockBudget, digits: int) -> dict[str, Any]:
+    """The table columns a layer and a block share: counts, shares (rounded to ``digits``), output shape."""
+    return {
+        "params": r.params,
+        "params %": round(100 * b.share(r.params, "params"), digits),
+        "trainable": r.trainable_params,
+        "non-trainable": r.non_trainable_params,
+        "MACs": r.macs,
+        "MACs %": round(100 * b.share(r.macs, "macs"), digits),
+        "FLOPs": r.flops,
+        "activations": r.activations,
+        "activation bytes": b.activation_bytes(r.activations),
+        "output": format_shape(r.output_shape),
+    }
