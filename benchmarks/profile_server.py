@@ -7,6 +7,9 @@ prints the functions with the most samples (self, and inclusive of what they cal
 the raw collapsed stacks to ``test-artifacts/profile-<server>-<case>.txt`` (load them into
 speedscope or flamegraph.pl for a picture).
 
+``--gil`` samples only the thread holding the GIL: where the Python CPU goes, rather than which
+threads wait for it (without it, waiting threads show up at whatever line they wait on).
+
 ``--cache warm`` gives the server a disk cache filled by an earlier served server (a restart);
 ``cold`` (default) an empty one.
 
