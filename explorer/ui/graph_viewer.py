@@ -267,13 +267,8 @@ def show(dot_text: str, hits: list[str], *, key: str, on_pick: Callable[[], None
     Returns:
         True when the pan/zoom viewer was used.
     """
-    image = _layout_or_fallback(dot_text)
-    if image is None:
-        return False
-    data = {
+    return _draw(dot_text, key, {
         "mode": "build",
-        "svg": image,
-        "sig": signature(dot_text),
         "frame_sig": signature(dot_text),
         "hits": hits,
         "hits_sig": "|".join(hits),
@@ -284,10 +279,17 @@ def show(dot_text: str, hits: list[str], *, key: str, on_pick: Callable[[], None
         "min_px": BUILD_LABEL_PX[0],
         "max_px": BUILD_LABEL_PX[1],
         "pick": on_pick is not None,
-        "keys": True,
-    }
-    _component()(data=data, key=key, height="content", on_picked_change=on_pick or (lambda: None),
-                 on_key_change=lambda: None)
+    }, on_picked_change=on_pick or (lambda: None), on_key_change=lambda: None)
+
+
+def _draw(dot_text: str, key: str, data: dict, **callbacks: Callable[[], None]) -> bool:
+    """Lay out ``dot_text`` and hand it to the viewer component with the mode's ``data`` (the SVG,
+    its signature and keys on are added here); False after the fallback or an error."""
+    image = _layout_or_fallback(dot_text)
+    if image is None:
+        return False
+    _component()(data={**data, "svg": image, "sig": signature(dot_text), "keys": True}, key=key,
+                 height="content", **callbacks)
     return True
 
 
@@ -310,24 +312,16 @@ def present(dot_text: str, new: list[str], context: list[str], *, key: str, on_k
     Returns:
         True when the pan/zoom viewer was used.
     """
-    image = _layout_or_fallback(dot_text)
-    if image is None:
-        return False
-    data = {
+    return _draw(dot_text, key, {
         "mode": "present",
-        "svg": image,
-        "sig": signature(dot_text),
         "frame": {"new": new, "context": context, "min_px": PRESENT_LABEL_PX[0], "max_px": PRESENT_LABEL_PX[1]},
         "frame_sig": step_sig,
         "height": height,
         "fill": True,
         "bottom_gap": 12,
         "help": "→ / Space next · ← back · Home / End · F full screen · Esc leaves it",
-        "keys": True,
         "pick": False,
-    }
-    _component()(data=data, key=key, height="content", on_key_change=on_key, on_picked_change=lambda: None)
-    return True
+    }, on_key_change=on_key, on_picked_change=lambda: None)
 
 
 def downloads(dot_text: str, stem: str, *, key: str) -> None:
