@@ -25,7 +25,10 @@ PAGES = [
 
 for message in links.restore_once(st.session_state, st.query_params):  # a shared link, on first load
     st.warning(message, icon=":material/link_off:")
-page = st.navigation(PAGES)
+# Present opens on a projector with no sidebar: hidden from the navigation's first message, not
+# only by the page's CSS, which lands a moment later.
+chromeless = getattr(nav.intended(PAGES), "url_path", None) == "present"
+page = st.navigation(PAGES, position="hidden" if chromeless else "sidebar")
 with nav.inside_app():
     page.run()
 links.sync(st.session_state, st.query_params, page.url_path)  # keep the URL shareable

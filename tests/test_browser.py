@@ -102,18 +102,41 @@ def test_a_shared_link_opens_the_same_architecture_and_the_url_follows_the_form(
     page.screenshot(path=str(artifacts / "link-resnet44.png"))
 
 
+# Notes, on every animation frame from navigation start, whether the sidebar is visible.
+SIDEBAR_FRAMES = """
+window.__sidebarSeen = false;
+(function tick() {
+  const s = document.querySelector("[data-testid='stSidebar']");
+  if (s && s.getClientRects().length && getComputedStyle(s).display !== "none") window.__sidebarSeen = true;
+  requestAnimationFrame(tick);
+})();
+"""
+
+
 def test_presentation_mode_on_a_projector(open_page, app_url, artifacts):
+    # A server runs a deep link through Streamlit's pages/ design (its own sidebar) until a session
+    # has called st.navigation: open one first, so this test sees the app as every later visitor does.
+    first = open_page(1280, 720)
+    first.goto(app_url)
+    first.locator("h1").first.wait_for(timeout=90_000)
     page = open_page(1280, 720)
+    page.add_init_script(SIDEBAR_FRAMES)
     page.goto(f"{app_url}/present?builder=resnet&preset=resnet110&reveal=3")
     page.get_by_text("stage1").first.wait_for(timeout=90_000)
     wait_app_idle(page)
     no_exception(page)
+    # Never shown, not for a frame: the navigation hides it before the page's own CSS arrives.
     assert not page.locator("[data-testid='stSidebar']").is_visible()
+    assert not page.evaluate("window.__sidebarSeen")
     page.get_by_role("button", name="Next ▶").click()
     page.get_by_text("Stage 4 of 6").wait_for(timeout=60_000)
     page.wait_for_function("() => location.search.includes('reveal=4')", timeout=30_000)
     no_exception(page)
+    assert not page.evaluate("window.__sidebarSeen")
     page.screenshot(path=str(artifacts / "present-1280x720.png"))
+    page.get_by_role("button", name="Exit").click()  # back to Build: its sidebar returns
+    page.locator("[data-testid='stSidebar']").wait_for(state="visible", timeout=60_000)
+    page.get_by_role("link", name="Present").wait_for(timeout=30_000)
 
 
 def test_a_tiny_run_shows_a_growing_curve_and_stop_stops_it(page, app_url, artifacts):

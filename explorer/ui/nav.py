@@ -17,6 +17,7 @@ import runpy
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import streamlit as st
 
@@ -33,6 +34,28 @@ def inside_app() -> Iterator[None]:
         yield
     finally:
         _local.inside = outer
+
+
+def intended(pages: list) -> Any | None:
+    """The page of ``pages`` this run is about to show, known before ``st.navigation`` is called.
+
+    ``st.navigation`` draws its sidebar from the message it sends, before the page's own code runs,
+    so a page that must open without the sidebar (Present, on a projector) has to be known first:
+    a page chosen in the app (``st.switch_page``, the sidebar) names its script hash, a link names
+    its URL path. ``None`` when Streamlit does not say (or says it in a way this version lacks).
+    """
+    try:
+        from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+        manager = get_script_run_ctx().pages_manager
+        wanted_hash, wanted_path = manager.intended_page_script_hash, manager.intended_page_name
+    except Exception:  # not in a script run, or a Streamlit with other internals: the sidebar stays
+        return None
+    for page in pages:
+        if (wanted_hash and page._script_hash == wanted_hash) or (
+                not wanted_hash and wanted_path and page.url_path == wanted_path):
+            return page
+    return None
 
 
 def through_app() -> None:
