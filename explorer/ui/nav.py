@@ -49,12 +49,12 @@ def intended(pages: list) -> Any | None:
 
         manager = get_script_run_ctx().pages_manager
         wanted_hash, wanted_path = manager.intended_page_script_hash, manager.intended_page_name
+        for page in pages:
+            if (wanted_hash and page._script_hash == wanted_hash) or (
+                    not wanted_hash and wanted_path and page.url_path == wanted_path):
+                return page
     except Exception:  # not in a script run, or a Streamlit with other internals: the sidebar stays
         return None
-    for page in pages:
-        if (wanted_hash and page._script_hash == wanted_hash) or (
-                not wanted_hash and wanted_path and page.url_path == wanted_path):
-            return page
     return None
 
 
