@@ -7,7 +7,7 @@ from explorer.builders import REGISTRY, get_builder, presets_of
 from explorer.errors import ExplorerError
 from explorer.spec import Spec
 from explorer.ui import graph_viewer as gv
-from explorer.ui import tables
+from explorer.ui import links, tables
 from explorer.ui.config_form import config_form
 from explorer.ui.nav import through_app
 from explorer.ui.session import NO_PRESET, Session, widget
@@ -43,10 +43,10 @@ st.html("""<style>
 </style>""")
 
 with st.container(key="build-head"):
-    head, links = st.columns([3, 2], vertical_alignment="bottom")
+    head, link_col = st.columns([3, 2], vertical_alignment="bottom")
     title = head.empty()
     caption = head.empty()
-    with links:
+    with link_col:
         c1, c2, c3 = st.columns(3)
         c1.page_link("pages/budget.py", label="Budget", icon=":material/pie_chart:")
         c2.page_link("pages/code.py", label="Code", icon=":material/code:")
@@ -93,7 +93,8 @@ with box:
         c2.metric("Trainable", f"{g.trainable_params:,}")
         c3.metric("Non-trainable", f"{g.non_trainable_params:,}")
         c4.metric("Layers", f"{len(g.nodes):,}")
-    gv.section(g, st.session_state, f"{shown.builder}:{shown.preset}", shown.slug)
+    gv.section(g, st.session_state, f"{shown.builder}:{shown.preset}", shown.slug,
+               after=lambda: links.sync(st.session_state, st.query_params, "build"))
 
     st.caption(f"Blocks found by: {g.grouping}." + (" RF: receptive field of one output element on the input "
                "(through every path, padding ignored); jump: its effective stride." if tables.has_fields(g) else ""))

@@ -101,6 +101,14 @@ def test_a_shared_link_opens_the_same_architecture_and_the_url_follows_the_form(
     page.wait_for_function("() => location.search.includes('depth=44')", timeout=30_000)
     no_exception(page)
     page.screenshot(path=str(artifacts / "link-resnet44.png"))
+    # A view switch reruns the graph panel only (a fragment); the link still follows it.
+    page.get_by_role("radio", name="Layers", exact=True).first.click()
+    page.wait_for_function("() => location.search.includes('view=layers') && location.search.includes('depth=44')",
+                           timeout=30_000)
+    page.get_by_role("radio", name="→ right", exact=True).first.click()
+    page.wait_for_function("() => location.search.includes('dir=LR') && location.search.includes('view=layers')",
+                           timeout=30_000)
+    no_exception(page)
 
 
 # Notes, on every animation frame from navigation start, whether the sidebar is visible.

@@ -11,7 +11,7 @@ const GV_MIN_ZOOM = 0.01, GV_MAX_ZOOM = 2000;
 function gvNodes(gv) {
   if (!gv.nodes) {
     gv.nodes = new Map();
-    gv.canvas.querySelectorAll('g.node').forEach((g) => {
+    if (gv.canvas) gv.canvas.querySelectorAll('g.node').forEach((g) => {
       const t = g.querySelector(':scope > title');
       if (t) gv.nodes.set(t.textContent, g);
     });
@@ -79,7 +79,11 @@ function gvAttach(gv, text, frame) {
   const vp = document.createElementNS('http://www.w3.org/2000/svg', 'g');
   vp.setAttribute('class', 'svg-pan-zoom_viewport');
   svgEl.appendChild(vp);
-  gv.canvas.appendChild(svgEl);
+  const slot = document.createElement('div');
+  slot.className = 'gv-slot gv-canvas';
+  gv.stage.appendChild(slot);
+  gv.canvas = slot;
+  slot.appendChild(svgEl);
   gv.pz = window.svgPanZoom(svgEl, {
     viewportSelector: vp, zoomEnabled: true, mouseWheelZoomEnabled: false, controlIconsEnabled: false, fit: true,
     center: true, minZoom: GV_MIN_ZOOM, maxZoom: GV_MAX_ZOOM, zoomScaleSensitivity: 0.3, dblClickZoomEnabled: false,
@@ -316,33 +320,53 @@ function gvFillBlocks(gv) {
   sel.style.display = blocks.length && gv.data.mode !== 'present' ? '' : 'none';
 }
 
-// Detach the drawing on screen and keep it (its svg-pan-zoom state too) for a later switch back;
-// the oldest parked drawings beyond GV_PARKED are dropped.
+// Put the drawing on screen aside (its svg-pan-zoom state too) for a later switch back. It stays
+// in the page, laid out, transparent and under the drawing on screen, at the size it had: showing
+// it again at that size needs no new layout of its labels (a detached one needed a full layout,
+// ~0.25 s for DenseNet201's layer view). The oldest parked drawings beyond GV_PARKED are dropped.
 const GV_PARKED = 4;
 function gvPark(gv) {
   gv.parked = gv.parked || new Map();
-  const svgEl = gv.canvas.querySelector('svg'), sig = gv.canvas.dataset.sig;
-  if (svgEl && gv.pz && sig) {
-    gv.parked.set(sig, { svg: svgEl, pz: gv.pz, nodes: gv.nodes, fontUnits: gv.fontUnits });
-    svgEl.remove();
-  } else if (gv.pz) {
-    try { gv.pz.destroy(); } catch (e) { /* already gone */ }
+  const slot = gv.canvas, sig = slot && slot.dataset.sig;
+  if (slot && gv.pz && sig && slot.querySelector('svg')) {
+    slot.style.width = slot.offsetWidth + 'px';
+    slot.style.height = slot.offsetHeight + 'px';
+    slot.classList.replace('gv-canvas', 'gv-parked');
+    delete slot.dataset.frame;
+    gv.parked.delete(sig);
+    gv.parked.set(sig, { slot, pz: gv.pz, nodes: gv.nodes, fontUnits: gv.fontUnits });
+  } else if (slot) {
+    if (gv.pz) try { gv.pz.destroy(); } catch (e) { /* already gone */ }
+    slot.remove();
   }
   gv.pz = null;
-  gv.canvas.innerHTML = '';
+  gv.canvas = null;
   while (gv.parked.size > GV_PARKED) {
     const [oldest, d] = gv.parked.entries().next().value;
     gv.parked.delete(oldest);
     try { d.pz.destroy(); } catch (e) { /* already gone */ }
+    d.slot.remove();
   }
+}
+
+// Bring a parked drawing back on screen, as it was left (pan and zoom included).
+function gvUnpark(gv, d) {
+  d.slot.style.width = '';
+  d.slot.style.height = '';
+  d.slot.classList.replace('gv-parked', 'gv-canvas');
+  gv.canvas = d.slot;
+  gv.pz = d.pz; gv.nodes = d.nodes; gv.fontUnits = d.fontUnits;
+  gv.pz.resize();
 }
 
 function gvMark(gv, what) {
   // The view is on screen after the next frame (svg-pan-zoom's matrix lands then). The page's
   // performance timeline gets a mark too (benchmarks/graph_browser.py reads it: no DOM polling).
+  const slot = gv.canvas;
   requestAnimationFrame(() => requestAnimationFrame(() => {
     const sig = gv.data[what + '_sig'] || '';
-    gv.canvas.dataset[what] = sig;
+    if (gv.canvas !== slot) return;  // another drawing came meanwhile
+    slot.dataset[what] = sig;
     performance.mark('gv-' + what, { detail: { sig, nodes: gvNodes(gv).size, mode: gv.data.mode } });
   }));
 }
@@ -350,11 +374,14 @@ function gvMark(gv, what) {
 export default function (component) {
   const { data, parentElement, setTriggerValue } = component;
   const root = parentElement.querySelector('.gv-root');
-  const canvas = root.querySelector('.gv-canvas');
-  const gv = root._gv || { root, canvas };
+  const gv = root._gv || { root, stage: root.querySelector('.gv-stage'), canvas: null };
   root._gv = gv;
   gv.data = data;
   gv.setTrigger = setTriggerValue;
+  // A new drawing: the one on screen is parked first, before the toolbar or the height change
+  // (resizing it on its way out laid all its labels out again).
+  const fresh = !gv.canvas || gv.canvas.dataset.sig !== data.sig;
+  if (fresh) gvPark(gv);
   root.classList.toggle('gv-present', data.mode === 'present');
   gvToolbar(gv);
   gvHeight(gv);
@@ -374,20 +401,16 @@ export default function (component) {
     });
   }
   if (data.keys) window.__gvActive = gv;
-  let fresh = false;
-  if (canvas.dataset.sig !== data.sig) {
-    fresh = true;
-    gvPark(gv);
+  let framed = false;
+  if (fresh) {
+    framed = true;
     const parked = gv.parked.get(data.sig);
-    canvas.dataset.sig = data.sig;
     gv.hitsSig = null;
     if (parked) {
-      // A drawing shown before (a view switched back to, a step revisited): re-attach it as it
-      // was left, pan and zoom included, instead of parsing and laying out its SVG again.
+      // A drawing shown before (a view switched back to, a step revisited): shown again as it
+      // was left, instead of parsing and laying out its SVG again.
       gv.parked.delete(data.sig);
-      canvas.appendChild(parked.svg);
-      gv.pz = parked.pz; gv.nodes = parked.nodes; gv.fontUnits = parked.fontUnits;
-      gv.pz.resize();
+      gvUnpark(gv, parked);
       gvFillBlocks(gv);
       if (data.mode === 'present') gvPresent(gv);
       gvShowZoom(gv);
@@ -405,9 +428,10 @@ export default function (component) {
         else if (focus) gvCentre(gv, focus, data.min_px);  // the block just expanded
       }
     }
+    if (gv.canvas) gv.canvas.dataset.sig = data.sig;
   } else if (data.mode === 'present' && gv.pz && gv.frameSig !== data.frame_sig) {
     gvPresent(gv);
-    fresh = true;
+    framed = true;
   }
   gv.frameSig = data.frame_sig;
   if (data.mode !== 'present') {
@@ -422,5 +446,5 @@ export default function (component) {
     if (first && gv.pz && data.hits_sig !== gv.hitsSig) gvCentre(gv, first, data.min_px);
     gv.hitsSig = data.hits_sig;
   }
-  if (fresh) gvMark(gv, 'frame');
+  if (framed && gv.canvas) gvMark(gv, 'frame');
 }
