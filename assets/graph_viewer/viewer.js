@@ -31,6 +31,7 @@ function gvFontUnits(gv, scope) {
 
 // Bounding box of elements in drawing (viewport-local) coordinates.
 function gvBox(gv, els) {
+  gvReveal(gv);
   const vp = gv.canvas.querySelector('.svg-pan-zoom_viewport');
   if (!vp) return null;
   const inv = vp.getCTM().inverse();
@@ -67,7 +68,76 @@ function gvApplyNow(gv, vp) {
 // A new drawing: parsed off the page, framed with its labels still outside it, then its labels
 // added; Chromium lays the text out once, at the final zoom (framing it on the page took three
 // to four layouts of every label: the viewBox scale, svg-pan-zoom's fit, our framing).
-function gvAttach(gv, text, frame) {
+// Elements of a new drawing far outside the first view (more than a view's height or width away)
+// wait outside the page, a comment keeping their place, until that view is on screen: a tall layer
+// view shows a few dozen of its 709 nodes at first, and laying out all of them held its first frame
+// back by ~0.25 s (display:none did not spare Chromium that work; leaving them out did). Their
+// place is read from their coordinates in graphviz's output, without layout. gvReveal puts them
+// back (after the first frame, or before anything looks for nodes or measures the drawing).
+function gvDefer(gv, content) {
+  const graph = content.querySelector('g.graph');
+  if (!graph) return [];
+  const t = /translate\(\s*([-\d.e]+)[\s,]+([-\d.e]+)/.exec(graph.getAttribute('transform') || '');
+  const tx = t ? parseFloat(t[1]) : 0, ty = t ? parseFloat(t[2]) : 0;
+  const s = gv.pz.getSizes(), p = gv.pz.getPan(), R = s.realZoom;
+  const x0 = -p.x / R - s.width / R, x1 = (2 * s.width - p.x) / R;
+  const y0 = -p.y / R - s.height / R, y1 = (2 * s.height - p.y) / R;
+  const num = /-?\d*\.?\d+(?:e-?\d+)?/g;
+  const out = [];
+  for (const el of graph.children) {
+    if (el.tagName !== 'g') continue;
+    const shape = el.querySelector('path, polygon, ellipse, polyline, text');
+    if (!shape) continue;
+    let xs = [], ys = [];
+    if (shape.tagName === 'ellipse') {
+      const cx = +shape.getAttribute('cx'), cy = +shape.getAttribute('cy'), rx = +shape.getAttribute('rx'), ry = +shape.getAttribute('ry');
+      xs = [cx - rx, cx + rx]; ys = [cy - ry, cy + ry];
+    } else if (shape.tagName === 'text') {
+      xs = [+shape.getAttribute('x')]; ys = [+shape.getAttribute('y')];
+    } else {
+      const v = (shape.getAttribute(shape.tagName === 'path' ? 'd' : 'points') || '').match(num) || [];
+      for (let i = 0; i + 1 < v.length; i += 2) { xs.push(+v[i]); ys.push(+v[i + 1]); }
+    }
+    if (!xs.length) continue;
+    const ax = Math.min(...xs) + tx, bx = Math.max(...xs) + tx, ay = Math.min(...ys) + ty, by = Math.max(...ys) + ty;
+    if (bx < x0 || ax > x1 || by < y0 || ay > y1) out.push(el);
+  }
+  return out.map((el) => {
+    const mark = document.createComment('');
+    el.replaceWith(mark);
+    return [mark, el];
+  });
+}
+
+function gvReveal(gv, slot) {
+  slot = slot || gv.canvas;
+  const later = slot && slot.gvDeferred;
+  if (!later) return;
+  slot.gvDeferred = null;
+  for (const [mark, el] of later) mark.replaceWith(el);
+  if (slot === gv.canvas) {
+    gv.nodes = null;
+    gvFillBlocks(gv);
+    gvDecorate(gv);
+  }
+}
+
+// Search hits and click-to-pick on the nodes of the drawing on screen (Build).
+function gvDecorate(gv) {
+  const data = gv.data;
+  if (data.mode === 'present') return null;
+  const hits = new Set(data.hits || []);
+  let first = null;
+  gvNodes(gv).forEach((g, id) => {
+    const hit = hits.has(id);
+    g.classList.toggle('gv-hit', hit);
+    if (hit && !first) first = g;
+    g.onclick = data.pick ? () => gv.setTrigger('picked', id) : null;
+  });
+  return first;
+}
+
+function gvAttach(gv, text, frame, defer) {
   const tmp = document.createElement('div');
   tmp.innerHTML = text;
   const svgEl = tmp.querySelector('svg');
@@ -93,6 +163,8 @@ function gvAttach(gv, text, frame) {
   if (frame) {
     frame();
     gvApplyNow(gv, vp);
+    const later = defer ? gvDefer(gv, content) : [];
+    if (later.length) slot.gvDeferred = later;
   }
   vp.appendChild(content);
   return svgEl;
@@ -329,6 +401,7 @@ function gvPark(gv) {
   gv.parked = gv.parked || new Map();
   const slot = gv.canvas, sig = slot && slot.dataset.sig;
   if (slot && gv.pz && sig && slot.querySelector('svg')) {
+    gvReveal(gv, slot);
     slot.style.width = slot.offsetWidth + 'px';
     slot.style.height = slot.offsetHeight + 'px';
     slot.classList.replace('gv-canvas', 'gv-parked');
@@ -367,8 +440,19 @@ function gvMark(gv, what) {
     const sig = gv.data[what + '_sig'] || '';
     if (gv.canvas !== slot) return;  // another drawing came meanwhile
     slot.dataset[what] = sig;
-    performance.mark('gv-' + what, { detail: { sig, nodes: gvNodes(gv).size, mode: gv.data.mode } });
+    // nodes: the drawing's, those still waiting outside the page included
+    const waiting = (slot.gvDeferred || []).filter(([, el]) => el.classList.contains('node')).length;
+    performance.mark('gv-' + what, { detail: { sig, nodes: gvNodes(gv).size + waiting, mode: gv.data.mode } });
+    gvReportDrawn(gv);
+    if (slot.gvDeferred) setTimeout(() => gvReveal(gv, slot), 0);
   }));
+}
+
+// Build's graph-first pass waits for this: the rest of the page comes once the drawing is on screen.
+function gvReportDrawn(gv) {
+  if (!gv.data.report_drawn || gv.reported === gv.data.sig) return;
+  gv.reported = gv.data.sig;
+  gv.setTrigger('drawn', gv.data.sig);
 }
 
 export default function (component) {
@@ -419,7 +503,9 @@ export default function (component) {
       // Build opens at the whole width (and a block just expanded is centred from there, which
       // pans without a new zoom when the width is legible); Present frames nodes, which needs them laid out.
       const build = data.mode !== 'present';
-      const svgEl = gvAttach(gv, data.svg, build ? () => gvFitWidth(gv, data.min_px, data.max_px) : null);
+      // A focus or a search hit may be anywhere: those drawings come whole.
+      const whole = !!data.focus || !!(data.hits && data.hits.length);
+      const svgEl = gvAttach(gv, data.svg, build ? () => gvFitWidth(gv, data.min_px, data.max_px) : null, build && !whole);
       if (svgEl) {
         svgEl.addEventListener('wheel', (e) => gvWheel(gv, e), { passive: false });
         gvFillBlocks(gv);
@@ -435,16 +521,10 @@ export default function (component) {
   }
   gv.frameSig = data.frame_sig;
   if (data.mode !== 'present') {
-    const hits = new Set(data.hits || []);
-    let first = null;
-    gvNodes(gv).forEach((g, id) => {
-      const hit = hits.has(id);
-      g.classList.toggle('gv-hit', hit);
-      if (hit && !first) first = g;
-      g.onclick = data.pick ? () => setTriggerValue('picked', id) : null;
-    });
+    const first = gvDecorate(gv);
     if (first && gv.pz && data.hits_sig !== gv.hitsSig) gvCentre(gv, first, data.min_px);
     gv.hitsSig = data.hits_sig;
   }
   if (framed && gv.canvas) gvMark(gv, 'frame');
+  else gvReportDrawn(gv);  // nothing new to frame (or nothing to draw): the page need not wait
 }

@@ -42,7 +42,7 @@ from explorer.render import (
     tile_grid,
     to_dot,
 )
-from explorer.ui.session import GraphKeys, graph_keys, widget
+from explorer.ui.session import BUILD_DRAWN, GraphKeys, graph_keys, widget
 
 ASSETS = Path(__file__).resolve().parents[2] / "assets"
 VIEW_LABELS = {"blocks": "Blocks", "layers": "Layers", "mixed": "Mixed"}
@@ -191,13 +191,14 @@ def page_dot(graph: ModelGraph, options: ViewOptions) -> str:
     return to_dot(graph, options, macs=layer_macs(graph))
 
 
-def controls(graph: ModelGraph, state: MutableMapping, keys: GraphKeys) -> GraphChoice:
+def controls(graph: ModelGraph, state: MutableMapping, keys: GraphKeys, *, draw: bool = True) -> GraphChoice:
     """Draw the view, direction, expansion and search widgets.
 
     Args:
         graph: the model's graph (for the default view and the expandable blocks).
         state: the session state; the widgets' defaults are created in it.
         keys: widget keys from :func:`explorer.ui.session.graph_keys`.
+        draw: False: no widgets, only the choice they would start from (the graph-first pass).
 
     Returns:
         The chosen view options and search text.
@@ -208,6 +209,12 @@ def controls(graph: ModelGraph, state: MutableMapping, keys: GraphKeys) -> Graph
     state.setdefault(keys["depth"], default_detail(graph))
     state.setdefault(keys["expand"], [])
     state[keys["expand"]] = [e for e in state[keys["expand"]] if e in names]
+    if not draw:
+        view = state[keys["view"]] or default_view(graph)
+        nested = {n.id for n in graph.nodes if n.children}
+        expand = tuple(state[keys["expand"]]) if view == "mixed" else tuple(e for e in state[keys["expand"]] if e in nested)
+        stages = max_depth(graph) > 1 and view != "layers" and state[keys["depth"]] == "stages"
+        return GraphChoice(ViewOptions(view, state[keys["rankdir"]] or "TB", expand, depth=1 if stages else None), "")
     c1, c2, c3, c4 = st.columns([3, 2, 3, 3], vertical_alignment="bottom")
     view = c1.segmented_control(
         "View", list(VIEW_LABELS), format_func=VIEW_LABELS.get, key=keys["view"],
@@ -247,7 +254,8 @@ def _layout_or_fallback(dot_text: str) -> str | None:
 
 
 def show(dot_text: str, hits: list[str], *, key: str, on_pick: Callable[[], None] | None,
-         focus: str | None = None, height: int = 480, help: str | None = None, fill: bool = True) -> bool:
+         focus: str | None = None, height: int = 480, help: str | None = None, fill: bool = True,
+         on_drawn: Callable[[], None] | None = None) -> bool:
     """Draw the graph: an SVG pan/zoom viewer, or ``st.graphviz_chart`` without graphviz.
 
     The viewer opens at the graph's whole width with labels at least ``BUILD_LABEL_PX[0]`` pixels
@@ -263,6 +271,8 @@ def show(dot_text: str, hits: list[str], *, key: str, on_pick: Callable[[], None
         height: the viewer's smallest height in pixels.
         help: the help line (default: :func:`help_text` for any view).
         fill: grow the viewer to the bottom of the browser window.
+        on_drawn: called once the browser shows the drawing (its ``drawn`` trigger; only asked
+            for when given).
 
     Returns:
         True when the pan/zoom viewer was used.
@@ -279,7 +289,9 @@ def show(dot_text: str, hits: list[str], *, key: str, on_pick: Callable[[], None
         "min_px": BUILD_LABEL_PX[0],
         "max_px": BUILD_LABEL_PX[1],
         "pick": on_pick is not None,
-    }, on_picked_change=on_pick or (lambda: None), on_key_change=lambda: None)
+        "report_drawn": on_drawn is not None,
+    }, on_picked_change=on_pick or (lambda: None), on_key_change=lambda: None,
+        on_drawn_change=on_drawn or (lambda: None))
 
 
 def _draw(dot_text: str, key: str, data: dict, **callbacks: Callable[[], None]) -> bool:
@@ -321,7 +333,7 @@ def present(dot_text: str, new: list[str], context: list[str], *, key: str, on_k
         "bottom_gap": 12,
         "help": "→ / Space next · ← back · Home / End · F full screen · Esc leaves it",
         "pick": False,
-    }, on_key_change=on_key, on_picked_change=lambda: None)
+    }, on_key_change=on_key, on_picked_change=lambda: None, on_drawn_change=lambda: None)
 
 
 def downloads(dot_text: str, stem: str, *, key: str) -> None:
@@ -374,9 +386,38 @@ def signature(dot_text: str) -> str:
     return hashlib.sha1(dot_text.encode()).hexdigest()[:16]
 
 
+def graph_first(state: MutableMapping) -> bool:
+    """True while this session's browser has not drawn a Build graph yet: the page's first pass
+    then sends the title and the graph only, and the rest when the browser reports it drawn.
+
+    Why: Streamlit's browser code renders a page's elements in one go once the code of every
+    element kind on it has loaded; with the config form, numbers, view controls and downloads
+    around it, DenseNet201's drawing reached the screen ~1 s after the page's last message. Only
+    with a browser attached (an ``AppTest`` has no request headers and runs no component code)
+    and a graphviz drawing to show.
+    """
+    if state.get(BUILD_DRAWN) or not have_dot():
+        return False
+    try:
+        return bool(st.context.headers)
+    except Exception:  # no script run context
+        return False
+
+
+# The graph-first pass holds the controls' place (Streamlit does not draw an empty container), so
+# the drawing does not move when they come: a move resizes it, which in Chromium lays every label
+# out again. Heights of the controls row at desktop widths (one row; two in the mixed view).
+CONTROLS_CSS = """.st-key-graph-controls { min-height: 68px; }
+.st-key-graph-controls:has(.gv-hold-mixed) { min-height: 152px; }"""
+
+
+def _drawn(state: MutableMapping) -> None:
+    state[BUILD_DRAWN] = True
+
+
 @st.fragment
 def section(graph: ModelGraph, state: MutableMapping, scope: str, stem: str,
-            after: Callable[[], None] | None = None) -> None:
+            after: Callable[[], None] | None = None, *, first: bool = False) -> None:
     """The whole graph panel: view controls, the drawing with search and click-to-expand, downloads.
 
     A Streamlit fragment: a view switch, a search or a click in the graph reruns this panel only,
@@ -390,9 +431,16 @@ def section(graph: ModelGraph, state: MutableMapping, scope: str, stem: str,
         stem: the start of download file names (the architecture's slug).
         after: called at the end of every run of the panel (the page's URL sync: a panel-only
             rerun does not reach the page's own).
+        first: the graph-first pass (:func:`graph_first`): the drawing alone, under an empty box
+            where the controls go; once the browser reports it drawn, the whole page runs.
     """
+    if first and state.get(BUILD_DRAWN):
+        st.rerun(scope="app")
     keys = graph_keys(scope)
-    choice = controls(graph, state, keys)
+    with st.container(key="graph-controls"):
+        choice = controls(graph, state, keys, draw=not first)
+        if first:
+            st.markdown(f'<span class="gv-hold-{choice.options.view}"></span>', unsafe_allow_html=True)
     try:
         dot = page_dot(graph, choice.options)
     except ExplorerError as exc:
@@ -406,7 +454,10 @@ def section(graph: ModelGraph, state: MutableMapping, scope: str, stem: str,
         help=help_text(choice.options),
         on_pick=lambda: toggle_pick(state, (state.get(keys["viewer"]) or {}).get("picked"), graph,
                                     keys["view"], keys["expand"]),
+        on_drawn=(lambda: _drawn(state)) if first else None,
     )
+    if first:
+        return
     downloads(dot, f"{stem}-{choice.options.view}", key=scope)
     if after is not None:
         after()

@@ -49,6 +49,7 @@ TRAIN_SESSION = "train:session"  # a per-browser-session id for the per-session 
 TRAIN_SHOWN = "train:shown"  # run ids drawn on the Train page's curves
 UNLOCKED = "access:unlocked"  # the class passcode this session gave
 CODE_KERAS = "code:keras"  # (spec, bytes) of the untrained .keras prepared on Code
+BUILD_DRAWN = "build:drawn"  # this session's browser has drawn a Build graph (the page opens in full from then on)
 GRAPH_FIELDS = ("view", "rankdir", "depth", "expand", "query", "viewer")
 
 
