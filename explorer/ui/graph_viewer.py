@@ -42,6 +42,7 @@ from explorer.render import (
     tile_grid,
     to_dot,
 )
+from explorer.ui import nav
 from explorer.ui.session import BUILD_DRAWN, GraphKeys, graph_keys, widget
 
 ASSETS = Path(__file__).resolve().parents[2] / "assets"
@@ -393,10 +394,12 @@ def graph_first(state: MutableMapping) -> bool:
     Why: Streamlit's browser code renders a page's elements in one go once the code of every
     element kind on it has loaded; with the config form, numbers, view controls and downloads
     around it, DenseNet201's drawing reached the screen ~1 s after the page's last message. Only
-    with a browser attached (an ``AppTest`` has no request headers and runs no component code)
-    and a graphviz drawing to show.
+    with a browser attached (an ``AppTest`` has no request headers and runs no component code),
+    a graphviz drawing to show, and a server with time for two passes: while other sessions'
+    pages are running (a class opening the link at once) one pass costs the server less, and the
+    page comes whole (two passes for thirty sessions at once took ~30% longer, p95).
     """
-    if state.get(BUILD_DRAWN) or not have_dot():
+    if state.get(BUILD_DRAWN) or not have_dot() or nav.others_running():
         return False
     try:
         return bool(st.context.headers)

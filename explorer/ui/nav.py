@@ -23,17 +23,31 @@ import streamlit as st
 
 APP = Path(__file__).resolve().parents[2] / "app.py"
 _local = threading.local()  # a script run executes app.py and its page in one thread
+_lock = threading.Lock()
+_running = 0  # page runs in progress in this server process, all sessions
 
 
 @contextlib.contextmanager
 def inside_app() -> Iterator[None]:
-    """Mark the page run that ``app.py`` makes (wrap ``page.run()`` in it)."""
+    """Mark the page run that ``app.py`` makes (wrap ``page.run()`` in it); counts the runs in progress."""
+    global _running
     outer = getattr(_local, "inside", False)
     _local.inside = True
+    if not outer:
+        with _lock:
+            _running += 1
     try:
         yield
     finally:
         _local.inside = outer
+        if not outer:
+            with _lock:
+                _running -= 1
+
+
+def others_running() -> int:
+    """Page runs of other sessions in progress now (when called from a page run; else all of them)."""
+    return max(0, _running - (1 if getattr(_local, "inside", False) else 0))
 
 
 def intended(pages: list) -> Any | None:
