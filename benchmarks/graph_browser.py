@@ -16,6 +16,11 @@ DOM polling, which on a 709-node page took CPU from the page being measured): De
 view and blocks view, the Home page (a Streamlit page with no graph, the baseline), and Netron
 (``pip install netron``; serving the same model saved as ``.keras``) side by side in the same
 run; and Present: Next (the → key) until the new step is framed, ResNet-110 in block mode.
+A fresh Build page comes graph first (:func:`explorer.ui.graph_viewer.graph_first`: the title
+and the drawing, then the rest once the drawing is on screen), so the time until the whole page
+(form, numbers, downloads) is on screen is printed too. The layer view's first frame lays out
+what is in view (and a view around it); its far part joins right after (the ``gv-frame`` mark
+counts the drawing's nodes, those still waiting included).
 Page opens (ours and Netron's) are new tabs of one browser context, a returning visitor whose
 HTTP cache holds the scripts; a new context per tab would recompile every script each time.
 
@@ -88,7 +93,7 @@ LABEL_PROBE = """() => {
   const roots = [document, ...[...document.querySelectorAll('*')].map(e => e.shadowRoot).filter(Boolean)];
   const root = roots.map(x => x.querySelector('.gv-root')).filter(Boolean)[0];
   const vr = root.getBoundingClientRect();
-  const hs = [...root.querySelectorAll('g.node text')].map(t => t.getBoundingClientRect())
+  const hs = [...root.querySelectorAll('.gv-canvas g.node text')].map(t => t.getBoundingClientRect())
     .filter(b => b.top >= vr.top && b.bottom <= vr.bottom && b.left >= vr.left && b.right <= vr.right).map(b => b.height);
   return hs.length ? Math.min(...hs) : 0;
 }"""
@@ -97,20 +102,32 @@ FRAMED = """(n) => [document, ...[...document.querySelectorAll('*')].map(e => e.
 
 
 FRAME_MARK = "(n) => performance.getEntriesByName('gv-frame').some(m => m.detail && m.detail.nodes >= n)"
+# The whole Build page: the sidebar's config form, the numbers and the downloads are on screen
+# (noted once, on the animation frame it happens: two selector lookups per frame).
+WHOLE_PAGE = """(function tick() {
+  if (document.querySelector("[data-testid='stSidebarUserContent'] [data-testid='stSelectbox']")
+      && document.querySelector("[data-testid='stMetric']") && document.querySelector("[data-testid='stDownloadButton']")) {
+    window.__whole = performance.now(); return; }
+  requestAnimationFrame(tick);
+})();"""
 
 
-def open_page(browser, url: str, min_nodes: int, shot: str | None = None) -> tuple[float, float]:  # browser: a context
+def open_page(browser, url: str, min_nodes: int, shot: str | None = None) -> tuple[float, float, float]:  # a context
     """Seconds from navigation start until the viewer has framed >= ``min_nodes`` nodes (its
-    ``gv-frame`` mark), and the smallest label (px) in view then."""
+    ``gv-frame`` mark), the smallest label (px) in view then, and seconds until the whole page
+    (form, numbers, downloads) was on screen."""
     page = browser.new_page()
+    page.add_init_script(WHOLE_PAGE)
     page.goto(url, wait_until="commit")
     page.wait_for_function(FRAME_MARK, arg=min_nodes, timeout=180_000, polling=50)
     took = page.evaluate("() => performance.getEntriesByName('gv-frame').at(-1).startTime") / 1000
     label = page.evaluate(LABEL_PROBE)
     if shot:
         page.screenshot(path=str(ARTIFACTS / shot))
+    page.wait_for_function("() => window.__whole", timeout=180_000, polling=100)
+    whole = page.evaluate("() => window.__whole") / 1000
     page.close()
-    return took, label
+    return took, label, whole
 
 
 def open_home(browser, url: str) -> float:  # browser: a context
@@ -282,14 +299,16 @@ def main() -> int:
         # its HTTP cache holding the app's scripts (each open is still a new tab and a new session).
         visits = browser.new_context(viewport={"width": 1400, "height": 900})
         open_page(visits, layers_url, 700)  # warm: analysis, DOT and layout cached, scripts cached
-        layer_open, layer_px, block_open, block_px, home = [], [], [], [], []
+        layer_open, layer_px, block_open, block_px, home, layer_whole, block_whole = [], [], [], [], [], [], []
         for i in range(args.repeats):
-            t, px = open_page(visits, layers_url, 700, "bench-graph-open-layers.png" if not i else None)
+            t, px, whole = open_page(visits, layers_url, 700, "bench-graph-open-layers.png" if not i else None)
             layer_open.append(t)
             layer_px.append(px)
-            t, px = open_page(visits, blocks_url, 5, "bench-graph-open-blocks.png" if not i else None)
+            layer_whole.append(whole)
+            t, px, whole = open_page(visits, blocks_url, 5, "bench-graph-open-blocks.png" if not i else None)
             block_open.append(t)
             block_px.append(px)
+            block_whole.append(whole)
             home.append(open_home(visits, url))
         nxt = present_next(browser, url, 5 * args.repeats)
         print(f"(page open so far: layers {layer_open}, blocks {block_open}, home {home}, next {nxt})", flush=True)
@@ -309,11 +328,16 @@ def main() -> int:
     print(f"  densenet201 layer view (709 nodes): {fmt(layer_open)}, smallest label {min(layer_px):.1f} px   goal <= 2.0 s, >= 12 px")
     print(f"  densenet201 blocks view:            {fmt(block_open)}, smallest label {min(block_px):.1f} px   goal <= 1.7 s")
     print(f"  Home page (no graph, baseline):     {fmt(home)}")
-    print(f"  layer view / Home: {statistics.median(layer_open) / statistics.median(home):.2f}x")
+    print(f"  whole page (form, numbers, downloads): layer view {fmt(layer_whole)}; blocks view {fmt(block_whole)}")
+    # The goals were set where Home opened in 1.4 s and Netron in 2.4 s; on another machine the
+    # ratios to those baselines, measured in this run, are the comparable figures.
+    med = statistics.median
+    print(f"  layer view / Home: {med(layer_open) / med(home):.2f}x (goal 2.0/1.4 = 1.43x); "
+          f"blocks view / Home: {med(block_open) / med(home):.2f}x (goal 1.7/1.4 = 1.21x)")
     if netron:
         times, px, nodes = netron
         print(f"  Netron 9 (densenet201.keras, {nodes} nodes): {fmt(times)}, smallest label {px:.1f} px")
-        print(f"  layer view / Netron: {statistics.median(layer_open) / statistics.median(times):.2f}x")
+        print(f"  layer view / Netron: {med(layer_open) / med(times):.2f}x (goal 2.0/2.4 = 0.83x)")
     print(f"Present, ResNet-110 by block, → until framed (1280x720): {fmt(nxt)}   goal <= 0.5 s")
     print(f"screenshots: {ARTIFACTS}/bench-graph-*.png, bench-netron.png")
     return 0

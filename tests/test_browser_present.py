@@ -19,9 +19,10 @@ PROBE = """(want) => {
   const roots = [document, ...[...document.querySelectorAll('*')].map(e => e.shadowRoot).filter(Boolean)];
   const root = roots.map(x => x.querySelector('.gv-root')).filter(Boolean)[0];
   if (!root) return null;
-  const canvas = root.querySelector('.gv-canvas');
+  const canvas = root.querySelector('.gv-canvas');  // the drawing on screen (parked ones are .gv-parked)
+  if (!canvas) return null;
   const vr = root.getBoundingClientRect();
-  const nodes = [...root.querySelectorAll('g.node')].map(g => {
+  const nodes = [...canvas.querySelectorAll('g.node')].map(g => {
     const id = g.querySelector('title').textContent;
     const b = g.getBoundingClientRect();
     const texts = [...g.querySelectorAll('text')].map(t => t.getBoundingClientRect().height);

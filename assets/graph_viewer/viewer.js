@@ -456,6 +456,17 @@ function gvReportDrawn(gv) {
 }
 
 export default function (component) {
+  try {
+    gvUpdate(component);
+  } catch (err) {
+    // Whatever went wrong with the drawing, Build's graph-first pass must not wait for it.
+    const root = component.parentElement.querySelector('.gv-root');
+    if (root && root._gv) gvReportDrawn(root._gv);
+    throw err;
+  }
+}
+
+function gvUpdate(component) {
   const { data, parentElement, setTriggerValue } = component;
   const root = parentElement.querySelector('.gv-root');
   const gv = root._gv || { root, stage: root.querySelector('.gv-stage'), canvas: null };
