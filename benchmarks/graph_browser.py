@@ -7,7 +7,8 @@ changes). Three figures:
 
 * ``new config``: a config never analysed before (build + extract + DOT + layout + transfer);
 * ``analysed config``: back to a config analysed earlier in the run (the goal: under 1.5 s);
-* ``view toggle``: Blocks -> Layers -> Blocks on the same model.
+* ``view toggle``: Blocks -> Layers -> Blocks on the same model (the first Layers is a new
+  drawing; after it both views are kept in the page).
 
 Then page-open figures (a fresh page on a warm server, from the page's navigation start until
 the viewer's ``gv-frame`` performance mark, which it sets once the framed drawing is on screen;
@@ -83,8 +84,11 @@ def set_classes(page, value: int) -> float:
 def click_view(page, label: str) -> float:
     """Click a view button and return seconds until the new graph is shown."""
     old = current_sig(page)
+    # Found before the clock starts: Playwright's role query walks the page on its main thread
+    # (~60-80 ms on this page), which a user's click does not.
+    button = page.get_by_role("radio", name=label, exact=True).first.element_handle()
     t0 = time.perf_counter()
-    page.get_by_role("radio", name=label, exact=True).first.click()
+    button.click()
     wait_new_sig(page, old)
     return time.perf_counter() - t0
 
@@ -281,12 +285,15 @@ def main() -> int:
             wait_app_idle(page, 180_000)
         page.get_by_role("radio", name="Mixed", exact=True).first.click()
         wait_app_idle(page, 180_000)
-        old = current_sig(page)
-        t0 = time.perf_counter()
-        page.locator(".gv-canvas g.node", has_text="conv3").first.dispatch_event("click")  # stage conv3 -> its blocks
-        wait_new_sig(page, old)
-        expand_s = time.perf_counter() - t0
-        wait_app_idle(page, 180_000)
+        expands = []
+        for stage in ("conv3", "conv4", "conv5"):  # a stage -> its blocks (a new layout on the server each)
+            old = current_sig(page)
+            node = page.locator(".gv-canvas g.node", has_text=stage).first.element_handle()
+            t0 = time.perf_counter()
+            node.dispatch_event("click")
+            wait_new_sig(page, old)
+            expands.append(time.perf_counter() - t0)
+            wait_app_idle(page, 180_000)
         old = current_sig(page)
         page.locator(".gv-canvas g.node", has_text="block2").first.dispatch_event("click")  # conv3/block2 -> its layers
         wait_new_sig(page, old)
@@ -321,8 +328,10 @@ def main() -> int:
     print("densenet201 on the Build page, Chromium, block view:")
     print(f"  config change, new config (analyse + draw): {fmt(new_cfg)}")
     print(f"  config change, analysed config:            {fmt(analysed)}   goal < 1.5 s")
-    print(f"  view toggle (blocks <-> layers):           {fmt(toggles)}")
-    print(f"  click a block to expand it (mixed view):   {expand_s:.2f} s")
+    print(f"  view toggle, first Layers (a new drawing): {toggles[0]:.2f} s")
+    print(f"  view toggle, back and forth (kept ones):   {fmt(toggles[1:])}   goal <= 0.4 s")
+    print(f"    each: {' '.join(f'{t:.2f}' for t in toggles)}")
+    print(f"  click a stage to expand it (mixed view):   {fmt(expands)}   goal <= 0.4 s")
     print(f"  analysed-config change vs new-config change: {statistics.median(analysed) / statistics.median(new_cfg):.2f}x")
     print("page open (fresh page, warm server, 1400x900) until the drawing is framed:")
     print(f"  densenet201 layer view (709 nodes): {fmt(layer_open)}, smallest label {min(layer_px):.1f} px   goal <= 2.0 s, >= 12 px")

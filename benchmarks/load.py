@@ -101,11 +101,10 @@ async def browser_session(browser, url: str, preset: str, expected: str, timeout
 async def ws_session(url: str, preset: str, expected: str, timeout: float) -> tuple[str, float | None, str]:
     """One Streamlit websocket session: run the Build page for ``preset`` and wait for its end."""
     import websockets
+    from streamlit.components.v2.bidi_component.main import _make_trigger_id
     from streamlit.proto.BackMsg_pb2 import BackMsg
     from streamlit.proto.ClientState_pb2 import ClientState
     from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
-
-    from streamlit.components.v2.bidi_component.main import _make_trigger_id
     from streamlit.proto.WidgetStates_pb2 import WidgetState, WidgetStates
 
     t0 = time.perf_counter()
