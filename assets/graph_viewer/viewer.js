@@ -65,9 +65,6 @@ function gvApplyNow(gv, vp) {
   vp.style.transform = m;
 }
 
-// A new drawing: parsed off the page, framed with its labels still outside it, then its labels
-// added; Chromium lays the text out once, at the final zoom (framing it on the page took three
-// to four layouts of every label: the viewBox scale, svg-pan-zoom's fit, our framing).
 // Elements of a new drawing far outside the first view (more than a view's height or width away)
 // wait outside the page, a comment keeping their place, until that view is on screen: a tall layer
 // view shows a few dozen of its 709 nodes at first, and laying out all of them held its first frame
@@ -137,6 +134,9 @@ function gvDecorate(gv) {
   return first;
 }
 
+// A new drawing: parsed off the page, framed with its labels still outside it, then its labels
+// added; Chromium lays the text out once, at the final zoom (framing it on the page took three
+// to four layouts of every label: the viewBox scale, svg-pan-zoom's fit, our framing).
 function gvAttach(gv, text, frame, defer) {
   const tmp = document.createElement('div');
   tmp.innerHTML = text;
