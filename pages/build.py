@@ -59,8 +59,6 @@ st.html("""<style>
 
 with st.container(key="build-head"):
     head, link_col = st.columns([3, 2], vertical_alignment="bottom")
-    title = head.empty()
-    caption = head.empty()
     if not first:
         c1, c2, c3 = link_col.columns(3)
         c1.page_link("pages/budget.py", label="Budget", icon=":material/pie_chart:")
@@ -69,34 +67,40 @@ with st.container(key="build-head"):
 
 # A value that does not give an architecture is refused with its message, and the last valid
 # architecture stays on screen, dimmed and marked "not updated", until the form is valid again.
+# The heading's parts are drawn in order, none emptied to be filled later: an emptied caption
+# made everything below it jump for a frame on every rerun.
 problems = list(form_errors)
 spec = None
 try:
     spec = Spec(builder, preset, overrides)
-    if not problems:
-        with st.spinner("Analysing the architecture..."):
-            a = analyse(spec)
 except ExplorerError as exc:
     problems.append(str(exc))
+head.title((spec or base).label)
+if spec is not None and not problems:
+    try:
+        with head, st.spinner("Analysing the architecture..."):
+            a = analyse(spec)
+    except ExplorerError as exc:
+        problems.append(str(exc))
+if problems:
+    shown = ses.spec
+    head.caption(f"Not updated: still showing the last valid architecture, {shown.label}.")
+else:
+    shown = spec
+    ses.spec = spec  # read by the Budget, Compare, Code, Present and Train pages
+    changed = f" · changed from {spec.name}: " + ", ".join(f"`{c}`" for c in spec.changes) if spec.overrides else ""
+    head.caption(spec.description + changed)
 for msg in problems:
     st.error(msg)
 if problems:
-    shown = ses.spec
-    title.title((spec or base).label)
     try:
         a = analyse(shown)
     except ExplorerError:
         st.stop()
-    caption.caption(f"Not updated: still showing the last valid architecture, {shown.label}.")
     box = st.container(key="build-stale")
     box.warning(f"Not updated — this is {shown.label}, the last valid architecture. Fix the value above to see yours.",
                 icon=":material/history:")
 else:
-    shown = spec
-    ses.spec = spec  # read by the Budget, Compare, Code, Present and Train pages
-    title.title(spec.label)
-    changed = f" · changed from {spec.name}: " + ", ".join(f"`{c}`" for c in spec.changes) if spec.overrides else ""
-    caption.caption(spec.description + changed)
     box = st.container()
 
 g = a.graph
