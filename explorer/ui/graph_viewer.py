@@ -211,33 +211,36 @@ def controls(graph: ModelGraph, state: MutableMapping, keys: GraphKeys, *, draw:
     state.setdefault(keys["expand"], [])
     state[keys["expand"]] = [e for e in state[keys["expand"]] if e in names]
     if not draw:
-        view = state[keys["view"]] or default_view(graph)
-        nested = {n.id for n in graph.nodes if n.children}
-        expand = tuple(state[keys["expand"]]) if view == "mixed" else tuple(e for e in state[keys["expand"]] if e in nested)
-        stages = max_depth(graph) > 1 and view != "layers" and state[keys["depth"]] == "stages"
-        return GraphChoice(ViewOptions(view, state[keys["rankdir"]] or "TB", expand, depth=1 if stages else None), "")
+        return _choice(graph, state[keys["view"]], state[keys["rankdir"]], state[keys["depth"]],
+                       state[keys["expand"]], "")
     c1, c2, c3, c4 = st.columns([3, 2, 3, 3], vertical_alignment="bottom")
     view = c1.segmented_control(
         "View", list(VIEW_LABELS), format_func=VIEW_LABELS.get, key=keys["view"],
         help="Blocks: one box per block. Layers: every layer. Mixed: blocks, with the ones you click (or pick) opened.",
     ) or default_view(graph)
     rankdir = c2.segmented_control("Direction", ["TB", "LR"], key=keys["rankdir"],
-                                   format_func={"TB": "↓ down", "LR": "→ right"}.get) or "TB"
-    detail = "blocks"
+                                   format_func={"TB": "↓ down", "LR": "→ right"}.get)
+    detail = None
     if max_depth(graph) > 1 and view != "layers":
         detail = c3.segmented_control("Blocks shown", list(DETAIL_LABELS), format_func=DETAIL_LABELS.get,
                                       key=keys["depth"], help="Stages: one box per top-level group; "
-                                      "click one to see its blocks.") or "blocks"
+                                      "click one to see its blocks.")
     query = c4.text_input("Find layers", key=keys["query"], placeholder="name, type or block, e.g. add, conv3")
-    expand: tuple[str, ...] = ()
+    expand = state[keys["expand"]]
     if view == "mixed":
-        expand = tuple(st.multiselect("Expanded blocks (or click a block in the graph)", names,
-                                      key=keys["expand"], placeholder="pick blocks to open"))
-    else:
-        # Nested models opened by a click stay open in the other views too.
-        expand = tuple(e for e in state[keys["expand"]] if e in {n.id for n in graph.nodes if n.children})
-    depth = 1 if detail == "stages" else None
-    return GraphChoice(ViewOptions(view, rankdir, expand, depth=depth), query)
+        expand = st.multiselect("Expanded blocks (or click a block in the graph)", names,
+                                key=keys["expand"], placeholder="pick blocks to open")
+    return _choice(graph, view, rankdir, detail, expand, query)
+
+
+def _choice(graph: ModelGraph, view: str | None, rankdir: str | None, detail: str | None, expand: list[str],
+            query: str) -> GraphChoice:
+    """The view options the controls' values give (a value left unset takes its default)."""
+    view = view or default_view(graph)
+    if view != "mixed":  # nested models opened by a click stay open in the other views too
+        expand = [e for e in expand if e in {n.id for n in graph.nodes if n.children}]
+    stages = max_depth(graph) > 1 and view != "layers" and detail == "stages"
+    return GraphChoice(ViewOptions(view, rankdir or "TB", tuple(expand), depth=1 if stages else None), query)
 
 
 def _layout_or_fallback(dot_text: str) -> str | None:
