@@ -9,8 +9,10 @@ Three things need them, each for a measured reason:
 - **The clear_session guard.** Streamlit calls ``keras.backend.clear_session()`` after every
   script run of every session; that swaps Keras's global state for all threads at once, so a build
   running in another session's thread would lose its name counters half-way ("The name
-  max_pooling2d is used 2 times in the model"). :func:`guard_clear_session` makes the two take
-  turns on :data:`BUILD_LOCK`. The app installs it (``app.py``); importing the package does not.
+  max_pooling2d is used 2 times in the model"). :func:`guard_clear_session` skips the clear while
+  a build holds :data:`BUILD_LOCK` (waiting for it held the script thread: the session's next run
+  waited for another session's, or the warm-up's, build). The app installs it (``app.py``);
+  importing the package does not.
 - **Per-build global state.** :func:`fresh_build_state` gives each build fresh automatic-name
   counters (deterministic names for Keras Applications) and, for weightless analysis builds, its
   own list of deferred variables (which would otherwise keep every analysed model alive).
@@ -32,7 +34,7 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
-BUILD_LOCK = threading.RLock()  # one build at a time; clear_session waits for it
+BUILD_LOCK = threading.RLock()  # one build at a time; clear_session skips while it is held
 
 # Global Keras state reset for each build.
 _PER_BUILD_STATE = ("object_name_uids", "uninitialized_variables")
@@ -77,7 +79,7 @@ _wanted_guard: list[Any] = []  # the lock guard_clear_session was given before K
 
 
 def guard_clear_session(lock: Any = BUILD_LOCK) -> None:
-    """Make ``keras.backend.clear_session`` wait for ``lock`` (idempotent).
+    """Make ``keras.backend.clear_session`` a no-op while another thread holds ``lock`` (idempotent).
 
     On the numpy backend it also skips clear_session's full ``gc.collect()``: there is nothing to
     free there but Python objects, and Streamlit would pay it after every script run.
@@ -111,8 +113,15 @@ def _install_guard(lock: Any) -> None:
     def clear_session(*args: Any, **kwargs: Any) -> Any:
         if keras.backend.backend() == "numpy" and not args:
             kwargs.setdefault("free_memory", False)
-        with lock:
+        # While another thread builds, skip (that build runs on fresh state of its own, and the
+        # next script run clears): waiting held the script thread, so the session's next rerun
+        # (a view switch, the page's second pass) waited for the build, seconds on a large model.
+        if not lock.acquire(blocking=False):
+            return None
+        try:
             return original(*args, **kwargs)
+        finally:
+            lock.release()
 
     clear_session.__explorer_guarded__ = True  # type: ignore[attr-defined]
     keras.backend.clear_session = clear_session

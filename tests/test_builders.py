@@ -225,3 +225,39 @@ def test_builds_survive_clear_session_from_other_threads():
     for t in threads[:2]:
         t.join()
     assert errors == []
+
+
+def test_clear_session_does_not_wait_for_another_threads_build():
+    """Streamlit clears Keras's session at the end of every script run, on the script's thread:
+    while another thread builds (another session, the server's warm-up) the clear is skipped
+    instead of holding that thread (and the session's next run) until the build ends."""
+    import threading
+
+    import keras
+    from keras.src.backend.common import global_state
+
+    from explorer.keras_compat import BUILD_LOCK, guard_clear_session
+
+    guard_clear_session()
+    building, release = threading.Event(), threading.Event()
+
+    def build():  # holds the lock as a build does, until the clear below has returned
+        with BUILD_LOCK:
+            building.set()
+            release.wait(60)
+
+    holder = threading.Thread(target=build)
+    holder.start()
+    try:
+        assert building.wait(60)
+        global_state.set_global_attribute("explorer_probe", 1)
+        cleared = threading.Thread(target=keras.backend.clear_session)
+        cleared.start()
+        cleared.join(30)
+        assert not cleared.is_alive(), "clear_session waited for the other thread's build"
+        assert global_state.get_global_attribute("explorer_probe") == 1  # the build's state untouched
+    finally:
+        release.set()
+        holder.join()
+    keras.backend.clear_session()  # the lock is free: the next clear does clear
+    assert global_state.get_global_attribute("explorer_probe") is None
