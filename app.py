@@ -12,15 +12,9 @@ from explorer.ui import links, nav
 keras_compat.guard_clear_session()  # Streamlit clears Keras's session after every run: not mid-build
 st.set_page_config(page_title="Architecture Explorer", page_icon=":material/explore:", layout="wide")
 
-PAGES = [
-    st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
-    st.Page("pages/build.py", title="Build", icon=":material/account_tree:", url_path="build"),
-    st.Page("pages/budget.py", title="Budget", icon=":material/pie_chart:", url_path="budget"),
-    st.Page("pages/compare.py", title="Compare", icon=":material/compare_arrows:", url_path="compare"),
-    st.Page("pages/inspect.py", title="Inspect", icon=":material/upload_file:", url_path="inspect"),
-    st.Page("pages/code.py", title="Code", icon=":material/code:", url_path="code"),
-    st.Page("pages/present.py", title="Present", icon=":material/co_present:", url_path="present"),
-    st.Page("pages/train.py", title="Train", icon=":material/model_training:", url_path="train"),
+PAGES = [  # the table lives in explorer.ui.nav (the served app's HTTP layer reads the URL paths too)
+    st.Page(script, title=title, icon=icon, url_path=url_path or None, default=not url_path)
+    for script, title, icon, url_path in nav.PAGE_TABLE
 ]
 
 for message in links.restore_once(st.session_state, st.query_params):  # a shared link, on first load

@@ -3,7 +3,8 @@
 The same as ``streamlit run app.py [options]`` (``.streamlit/config.toml`` applies: no file
 watcher, no rerun on save), plus a warm-up started with the server: Keras is imported and the
 default and common presets are analysed and laid out in the background
-(:mod:`explorer.ui.warmup`), so the first students find them ready. ``make run`` uses it; ``make
+(:mod:`explorer.ui.warmup`), so the first students find them ready; and a link straight to a
+page connects without Streamlit's back-off (:mod:`explorer.webserver`). ``make run`` uses it; ``make
 dev`` runs plain ``streamlit run`` with the file watcher for development.
 
 ``python -m explorer.serve --prepare`` does the warm-up's work in the foreground and exits: every
@@ -31,6 +32,10 @@ def main(argv: list[str] | None = None) -> None:
         return
     warmup.start()  # waits for the server to be up before it takes any CPU
     from streamlit.web import cli
+
+    from explorer import webserver
+
+    webserver.install()  # links straight to a page connect without Streamlit's back-off
 
     sys.argv = ["streamlit", "run", str(APP), *argv]
     cli.main()

@@ -22,7 +22,7 @@ from explorer.builders import resolve
 from explorer.render import have_dot, to_dot
 from explorer.spec import Spec
 from explorer.ui import graph_viewer, warmup
-from tests.conftest import ARTIFACTS, ROOT, streamlit_server
+from tests.conftest import ARTIFACTS, ROOT, streamlit_server, wait_app_idle
 
 
 def test_concurrent_sessions_on_one_config_build_it_once():
@@ -124,3 +124,60 @@ def test_prepare_fills_the_disk_cache_for_the_next_server(tmp_path):
     assert "2 presets ready in the disk cache" in first.stdout and "(0 were there already)" in first.stdout
     second = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600, cwd=Path(__file__).resolve().parent.parent)
     assert second.returncode == 0 and "(2 were there already)" in second.stdout, second.stderr[-2000:]
+
+
+def _served_page_requests(browser, url: str) -> tuple[list[str], list[str]]:
+    """Open ``url`` in a fresh page until its app is running; the HTTP and websocket URLs it asked for."""
+    page = browser.new_page()
+    requests, sockets = [], []
+    page.on("request", lambda r: requests.append(r.url))
+    page.on("websocket", lambda ws: sockets.append(ws.url))
+    try:
+        page.goto(url)
+        page.wait_for_selector("[data-testid='stMain'] [data-testid='stElementContainer']", timeout=120_000)
+        wait_app_idle(page, 120_000)
+    finally:
+        page.close()
+    return requests, sockets
+
+
+def test_the_served_app_connects_a_link_to_a_page_without_a_detour(browser):
+    """``python -m explorer.serve`` names the app's base in the page (explorer.webserver): a link
+    straight to a page asks the server where it is (not ``/build/_stcore/health``, a 404 that made
+    Streamlit back off before its second try)."""
+    from explorer.ui.nav import PAGE_TABLE
+
+    with streamlit_server(env={"EXPLORER_WARMUP": "none"}, command=[sys.executable, "-m", "explorer.serve"]) as url:
+        with urllib.request.urlopen(f"{url}/build?builder=cnn", timeout=30) as r:
+            body, headers = r.read(), r.headers
+        assert b"BACKEND_BASE_URL" in body and int(headers["Content-Length"]) == len(body)
+        assert body.index(b"BACKEND_BASE_URL") < body.index(b"<script type=\"module\"")  # before Streamlit's code
+        assert headers["ETag"].endswith('-h"')  # a copy cached without it is not taken for this one
+        # Streamlit's own files are passed through untouched.
+        with urllib.request.urlopen(f"{url}/_stcore/health", timeout=30) as r:
+            assert r.read() == b"ok"
+        for path in [row[3] for row in PAGE_TABLE]:  # every page, and the home page at the root
+            requests, sockets = _served_page_requests(browser, f"{url}/{path}")
+            assert [s for s in sockets if s.endswith("/_stcore/stream")], (path, sockets)
+            assert not [r for r in requests if "_stcore" in r and not r.startswith(f"{url}/_stcore/")], (path, requests)
+
+
+@pytest.mark.parametrize(("path", "base"), [
+    ("/build", ""), ("/build/", ""), ("/present", ""), ("/explorer/build", "/explorer"),
+    ("/explorer/train", "/explorer"), ("/", None), ("/explorer", None), ("/explorer/notapage", None),
+])
+def test_the_base_hint_drops_only_a_page_name_from_the_address(browser, path, base):
+    """Behind a proxy at ``/explorer`` a page's address is ``/explorer/build``: the base is the rest;
+    an address that does not end with a page is left to Streamlit's own search."""
+    from explorer.ui.nav import PAGE_TABLE
+    from explorer.webserver import hint_script
+
+    page = browser.new_page()
+    html = b"<!doctype html><html><head>" + hint_script(row[3] for row in PAGE_TABLE) + b"</head><body></body></html>"
+    page.route("http://proxy.test/**", lambda route: route.fulfill(status=200, content_type="text/html", body=html))
+    try:
+        page.goto(f"http://proxy.test{path}")
+        got = page.evaluate("() => window.__streamlit && window.__streamlit.BACKEND_BASE_URL")
+    finally:
+        page.close()
+    assert got == (None if base is None else "http://proxy.test" + base)

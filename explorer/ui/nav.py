@@ -22,6 +22,18 @@ from typing import Any
 import streamlit as st
 
 APP = Path(__file__).resolve().parents[2] / "app.py"
+# The app's pages: (script, title, icon, URL path); the first, with no path, is the default page.
+# app.py makes its st.Page list of these; explorer.webserver needs the URL paths before any run.
+PAGE_TABLE = (
+    ("pages/home.py", "Home", ":material/home:", ""),
+    ("pages/build.py", "Build", ":material/account_tree:", "build"),
+    ("pages/budget.py", "Budget", ":material/pie_chart:", "budget"),
+    ("pages/compare.py", "Compare", ":material/compare_arrows:", "compare"),
+    ("pages/inspect.py", "Inspect", ":material/upload_file:", "inspect"),
+    ("pages/code.py", "Code", ":material/code:", "code"),
+    ("pages/present.py", "Present", ":material/co_present:", "present"),
+    ("pages/train.py", "Train", ":material/model_training:", "train"),
+)
 _local = threading.local()  # a script run executes app.py and its page in one thread
 _lock = threading.Lock()
 _running = 0  # page runs in progress in this server process, all sessions
