@@ -148,6 +148,42 @@ def test_a_view_switch_shows_the_kept_drawing_again_at_the_same_size(page, app_u
     no_exception(page)
 
 
+NODE_IN_VIEW = f"""(title) => {{
+  const root = ({VIEWER})();
+  const canvas = root.querySelector('.gv-canvas');
+  const g = [...canvas.querySelectorAll('g.node')].find(n => n.querySelector(':scope > title').textContent === title);
+  if (!g) return null;
+  const v = canvas.getBoundingClientRect(), b = g.getBoundingClientRect();
+  return b.top >= v.top && b.bottom <= v.bottom && b.left >= v.left && b.right <= v.right;
+}}"""
+
+
+def click_node(page, title: str) -> None:
+    """Click the node ``title`` (its DOT id) in the drawing on screen."""
+    page.evaluate(f"""(title) => {{
+      const canvas = ({VIEWER})().querySelector('.gv-canvas');
+      [...canvas.querySelectorAll('g.node')].find(n => n.querySelector(':scope > title').textContent === title)
+        .dispatchEvent(new MouseEvent('click', {{bubbles: true}}));
+    }}""", title)
+
+
+@pytest.mark.browser
+def test_a_clicked_block_opens_in_view_even_before_the_ones_opened_earlier(page, app_url):
+    """DenseNet121's stages: open conv5, then conv2 (earlier in the graph): each new drawing shows
+    the block just opened (it centred on the last open block in graph order: conv5, far below)."""
+    page.set_viewport_size({"width": 1400, "height": 900})
+    page.goto(f"{app_url}/build?builder=keras_app&preset=densenet121&view=blocks")
+    state = wait_drawn(page, None)
+    click_node(page, "block:conv5")
+    state = wait_drawn(page, state["sig"])
+    assert page.evaluate(NODE_IN_VIEW, "block:conv5/block1") is True
+    click_node(page, "block:conv2")
+    state = wait_drawn(page, state["sig"])
+    assert page.evaluate(NODE_IN_VIEW, "block:conv2/block1") is True
+    assert page.evaluate(NODE_IN_VIEW, "block:conv5/block1") is False  # a tall drawing: not both at once
+    no_exception(page)
+
+
 def test_others_running_counts_other_sessions_page_runs():
     """The graph-first pass is skipped while another session's page is running."""
     assert nav.others_running() == 0

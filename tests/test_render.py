@@ -485,6 +485,40 @@ def test_cli_depth_shows_stages(capsys):
     assert "depth" in capsys.readouterr().err
 
 
+def test_a_new_mixed_drawing_centres_on_the_block_last_opened_or_closed():
+    """Blocks opened out of graph order: the drawing centres on the one just clicked (it centred
+    on the last in graph order, a stage away), and one DOT serves a set of open blocks in any order."""
+    from explorer.ui import graph_viewer as gv
+    from explorer.ui.session import graph_keys
+
+    g = graph_of("densenet201")
+    k = graph_keys("test")
+    state: dict = {}
+
+    def pick(node_id):
+        gv.toggle_pick(state, node_id, g, k["view"], k["expand"], k["focus"])
+        choice = gv.controls(g, state, k, draw=False)
+        return choice, gv.focus_id(g, choice.options, choice.focus)
+
+    def first_shown(opts, block):
+        shown = gv.display_ids(g, opts)
+        return shown[next(n.id for n in g.nodes if n.block == block or n.block.startswith(block + "/"))]
+
+    pick(BLOCK_PREFIX + "conv5")
+    choice, focus = pick(BLOCK_PREFIX + "conv3")
+    assert state[k["expand"]] == ["conv5", "conv3"]  # the order they were opened
+    assert choice.options.expand == ("conv3", "conv5")  # graph order: one drawing per set
+    assert focus == first_shown(choice.options, "conv3") and focus.startswith(BLOCK_PREFIX + "conv3/")
+    choice, focus = pick(BLOCK_PREFIX + "conv3/block2")
+    layer = focus
+    assert not layer.startswith(BLOCK_PREFIX) and g.node(layer).block == "conv3/block2"
+    choice, focus = pick(layer)  # a layer of it: closes conv3/block2, centred on its box again
+    assert state[k["expand"]] == ["conv5", "conv3"]
+    assert focus == BLOCK_PREFIX + "conv3/block2"
+    other = dict(state, **{k["expand"]: ["conv3", "conv5"]})
+    assert gv.page_dot(g, gv.controls(g, other, k, draw=False).options) == gv.page_dot(g, choice.options)
+
+
 def test_picking_blocks_expands_and_collapses():
     from explorer.ui import graph_viewer as gv
 

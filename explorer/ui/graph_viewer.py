@@ -83,6 +83,7 @@ class GraphChoice:
 
     options: ViewOptions
     query: str
+    focus: str | None = None  # mixed view: the block a new drawing centres on (the one last opened or closed)
 
 
 def search(graph: ModelGraph, query: str) -> list[str]:
@@ -112,20 +113,27 @@ def highlight_ids(graph: ModelGraph, matches: list[str], opts: ViewOptions) -> l
     return list(dict.fromkeys(shown[m] for m in matches if m in shown))
 
 
-def focus_id(graph: ModelGraph, opts: ViewOptions) -> str | None:
-    """The DOT node to centre on: the first shown node of the most recently expanded block (mixed view)."""
-    if opts.view != "mixed" or not opts.expand:
+def focus_id(graph: ModelGraph, opts: ViewOptions, block: str | None = None) -> str | None:
+    """The DOT node to centre a mixed-view drawing on: where ``block`` starts (its first layer
+    when it is open, its box when it is closed); ``block`` defaults to the last of ``opts.expand``."""
+    if opts.view != "mixed":
         return None
-    last = opts.expand[-1]
+    block = block or (opts.expand[-1] if opts.expand else None)
+    if not block:
+        return None
     shown = display_ids(graph, opts)
     for n in graph.nodes:
-        if n.block == last or n.block.startswith(last + "/") or n.id == last:
+        if n.block == block or n.block.startswith(block + "/") or n.id == block:
             return shown[n.id]
     return None
 
 
-def toggle_pick(state: MutableMapping, picked: str | None, graph: ModelGraph, view_key: str, expand_key: str) -> None:
+def toggle_pick(state: MutableMapping, picked: str | None, graph: ModelGraph, view_key: str, expand_key: str,
+                focus_key: str | None = None) -> None:
     """Expand a clicked block (switching to the mixed view), or collapse the block of a clicked layer.
+
+    The expanded blocks stay in the order they were opened (the multiselect shows them so, and
+    the last one opened is the one to look at).
 
     Args:
         state: the session state (or any mapping) holding the widget values.
@@ -133,15 +141,18 @@ def toggle_pick(state: MutableMapping, picked: str | None, graph: ModelGraph, vi
         graph: the model's graph.
         view_key: key of the view selector.
         expand_key: key of the expanded-blocks selector.
+        focus_key: where to note the block just opened or closed (the new drawing centres on it).
     """
     if not picked:
         return
     expand = list(state.get(expand_key) or [])
     names = expandable(graph)
+    acted = None
     if picked.startswith(BLOCK_PREFIX):
         block = picked[len(BLOCK_PREFIX):]
         if block in names and block not in expand:
             expand.append(block)
+            acted = block
         state[view_key] = "mixed"
     else:
         try:
@@ -153,12 +164,16 @@ def toggle_pick(state: MutableMapping, picked: str | None, graph: ModelGraph, vi
                 expand.remove(node.id)
             else:
                 expand.append(node.id)
+            acted = node.id
         elif state.get(view_key) == "mixed":
             # Collapse the deepest expanded block holding the clicked layer.
             holding = [e for e in expand if node.block == e or node.block.startswith(e + "/")]
             if holding:
-                expand.remove(max(holding, key=lambda e: e.count("/")))
-    state[expand_key] = [e for e in names if e in expand]
+                acted = max(holding, key=lambda e: e.count("/"))
+                expand.remove(acted)
+    state[expand_key] = [e for e in expand if e in names]
+    if focus_key is not None and acted is not None:
+        state[focus_key] = acted
 
 
 DETAIL_LABELS = {"stages": "Stages", "blocks": "All blocks"}
@@ -214,7 +229,7 @@ def controls(graph: ModelGraph, state: MutableMapping, keys: GraphKeys, *, draw:
     state[keys["expand"]] = [e for e in state[keys["expand"]] if e in names]
     if not draw:
         return _choice(graph, state[keys["view"]], state[keys["rankdir"]], state[keys["depth"]],
-                       state[keys["expand"]], "")
+                       state[keys["expand"]], "", state.get(keys["focus"]))
     c1, c2, c3, c4 = st.columns([3, 2, 3, 3], vertical_alignment="bottom")
     view = c1.segmented_control(
         "View", list(VIEW_LABELS), format_func=VIEW_LABELS.get, key=keys["view"],
@@ -230,19 +245,29 @@ def controls(graph: ModelGraph, state: MutableMapping, keys: GraphKeys, *, draw:
     query = c4.text_input("Find layers", key=keys["query"], placeholder="name, type or block, e.g. add, conv3")
     expand = state[keys["expand"]]
     if view == "mixed":
+        # A block picked here is the last in the list: the new drawing centres on it.
         expand = st.multiselect("Expanded blocks (or click a block in the graph)", names,
-                                key=keys["expand"], placeholder="pick blocks to open")
-    return _choice(graph, view, rankdir, detail, expand, query)
+                                key=keys["expand"], placeholder="pick blocks to open",
+                                on_change=lambda: state.pop(keys["focus"], None))
+    return _choice(graph, view, rankdir, detail, expand, query, state.get(keys["focus"]))
 
 
 def _choice(graph: ModelGraph, view: str | None, rankdir: str | None, detail: str | None, expand: list[str],
-            query: str) -> GraphChoice:
-    """The view options the controls' values give (a value left unset takes its default)."""
+            query: str, focus: str | None = None) -> GraphChoice:
+    """The view options the controls' values give (a value left unset takes its default).
+
+    ``expand`` is in the order the blocks were opened; the options hold it in graph order (one
+    drawing per set of open blocks), the choice's focus is ``focus`` (the block last clicked)
+    or else the block opened last.
+    """
     view = view or default_view(graph)
     if view != "mixed":  # nested models opened by a click stay open in the other views too
         expand = [e for e in expand if e in {n.id for n in graph.nodes if n.children}]
     stages = max_depth(graph) > 1 and view != "layers" and detail == "stages"
-    return GraphChoice(ViewOptions(view, rankdir or "TB", tuple(expand), depth=1 if stages else None), query)
+    opened = set(expand)
+    ordered = tuple(e for e in expandable(graph) if e in opened)
+    recent = (focus or (expand[-1] if expand else None)) if view == "mixed" else None
+    return GraphChoice(ViewOptions(view, rankdir or "TB", ordered, depth=1 if stages else None), query, recent)
 
 
 def _layout_or_fallback(dot_text: str) -> str | None:
@@ -458,10 +483,11 @@ def section(graph: ModelGraph, state: MutableMapping, scope: str, stem: str,
     if choice.query.strip():
         st.caption(describe_hits(graph, matches))
     show(
-        dot, highlight_ids(graph, matches, choice.options), key=keys["viewer"], focus=focus_id(graph, choice.options),
+        dot, highlight_ids(graph, matches, choice.options), key=keys["viewer"],
+        focus=focus_id(graph, choice.options, choice.focus),
         help=help_text(choice.options),
         on_pick=lambda: toggle_pick(state, (state.get(keys["viewer"]) or {}).get("picked"), graph,
-                                    keys["view"], keys["expand"]),
+                                    keys["view"], keys["expand"], keys["focus"]),
         on_drawn=(lambda: _drawn(state)) if first else None,
     )
     if first:

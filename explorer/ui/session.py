@@ -50,7 +50,7 @@ TRAIN_SHOWN = "train:shown"  # run ids drawn on the Train page's curves
 UNLOCKED = "access:unlocked"  # the class passcode this session gave
 CODE_KERAS = "code:keras"  # (spec, bytes) of the untrained .keras prepared on Code
 BUILD_DRAWN = "build:drawn"  # this session's browser has drawn a Build graph (the page opens in full from then on)
-GRAPH_FIELDS = ("view", "rankdir", "depth", "expand", "query", "viewer")
+GRAPH_FIELDS = ("view", "rankdir", "depth", "expand", "query", "viewer", "focus")
 
 
 @dataclass(frozen=True)
@@ -63,6 +63,7 @@ class GraphKeys:
     expand: str
     query: str
     viewer: str
+    focus: str  # the block last opened or closed by a click in the graph (a new drawing centres there)
 
     def __getitem__(self, name: str) -> str:
         return getattr(self, name)
