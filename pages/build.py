@@ -88,8 +88,10 @@ if problems:
 else:
     shown = spec
     ses.spec = spec  # read by the Budget, Compare, Code, Present and Train pages
-    changed = f" · changed from {spec.name}: " + ", ".join(f"`{c}`" for c in spec.changes) if spec.overrides else ""
-    head.caption(spec.description + changed)
+    # A changed preset's description says what changed; one that equals another preset shows that
+    # preset's description, so where it came from is added.
+    came = f" · {spec.name} with " + ", ".join(f"`{c}`" for c in spec.changes) if spec.overrides and spec.equal_preset else ""
+    head.caption(spec.description + came)
 for msg in problems:
     st.error(msg)
 if problems:

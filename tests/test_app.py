@@ -49,6 +49,18 @@ def test_build_page_follows_builder_preset_and_fields():
     assert not at.error and at.metric[0].value == "861,770"
 
 
+def test_build_caption_says_what_changed_once():
+    at = app().switch_page("pages/build.py").run()
+    at.sidebar.selectbox[0].set_value("resnet").run()
+    at.sidebar.number_input(key="cfg:resnet:resnet20:depth").set_value(38).run()
+    caption = at.caption[0].value
+    assert at.title[0].value == "resnet20 · depth=38"
+    assert caption.count("depth=38") == 1 and "resnet20" in caption, caption  # said once, with where it came from
+    at.sidebar.number_input(key="cfg:resnet:resnet20:depth").set_value(32).run()  # preset resnet32's config
+    assert at.title[0].value == "resnet32"
+    assert "resnet20 with `depth=32`" in at.caption[0].value  # resnet32's description, and where it came from
+
+
 def test_build_tables_open_on_demand_and_add_up():
     at = app().switch_page("pages/build.py").run()
     assert not at.dataframe  # closed: not sent with the page
