@@ -42,7 +42,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
-from conftest import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, streamlit_server, wait_app_idle  # noqa: E402
+from conftest import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, streamlit_server, wait_app_idle, wait_warmed  # noqa: E402
 
 from explorer.ui.session import DEFAULT_PRESET  # noqa: E402
 
@@ -251,16 +251,6 @@ def present_next(browser, url: str, steps: int) -> list[float]:
     return times
 
 
-def wait_warm(url: str, timeout: float = 600) -> None:
-    """Wait for the served app's warm-up to be done (its log line)."""
-    log = ARTIFACTS / f"streamlit-{url.rsplit(':', 1)[1]}.log"
-    deadline = time.monotonic() + timeout
-    while "explorer warm-up done" not in log.read_text(errors="replace"):
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"no warm-up line in {log}")
-        time.sleep(0.2)
-
-
 def main() -> int:
     """Run the measurements and print them."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -279,7 +269,7 @@ def main() -> int:
     env = {"EXPLORER_CACHE_DIR": cache, "EXPLORER_WARMUP": f"{DEFAULT_PRESET},densenet201,resnet110"}
     with streamlit_server(command=[sys.executable, "-m", "explorer.serve"], env=env) as url, \
             sync_playwright() as pw:
-        wait_warm(url)
+        wait_warmed(url)
         browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         page.goto(f"{url}/build?builder=keras_app&preset=densenet201")

@@ -53,7 +53,7 @@ sys.path.insert(0, str(ROOT))
 import explorer  # noqa: E402, F401
 from explorer.analysis import analyse  # noqa: E402
 from explorer.builders import PRESETS, resolve  # noqa: E402
-from tests.conftest import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, streamlit_server  # noqa: E402
+from tests.conftest import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, streamlit_server, wait_warmed  # noqa: E402
 
 SERVERS = {
     "before": ([sys.executable, "-m", "streamlit", "run", "app.py", "--server.fileWatcherType", "auto"],
@@ -175,17 +175,6 @@ async def batch(url: str, pid: int, names: list[str], expected: dict[str, str], 
         "p95": p95(times) if times else float("nan"), "max": times[-1] if times else float("nan"),
         "load": load,
     }
-
-
-def wait_warmed(url: str, timeout: float = 600.0) -> float:
-    """Wait for the served server's warm-up to finish (its log line); seconds waited."""
-    log = ARTIFACTS / f"streamlit-{url.rsplit(':', 1)[1]}.log"
-    t0 = time.monotonic()
-    while "explorer warm-up done" not in log.read_text(errors="replace"):
-        if time.monotonic() - t0 > timeout:
-            raise TimeoutError(f"no warm-up line in {log} after {timeout:.0f} s")
-        time.sleep(0.2)
-    return time.monotonic() - t0
 
 
 def serve(kind: str, cache_dir: Path | None = None):

@@ -164,6 +164,17 @@ def no_exception(page) -> None:
     assert boxes.count() == 0, boxes.first.inner_text()
 
 
+def wait_warmed(url: str, timeout: float = 600.0) -> float:
+    """Wait for the served server's warm-up to finish (its log line); seconds waited."""
+    log = ARTIFACTS / f"streamlit-{url.rsplit(':', 1)[1]}.log"
+    t0 = time.monotonic()
+    while "explorer warm-up done" not in log.read_text(errors="replace"):
+        if time.monotonic() - t0 > timeout:
+            raise TimeoutError(f"no warm-up line in {log} after {timeout:.0f} s")
+        time.sleep(0.2)
+    return time.monotonic() - t0
+
+
 def wait_app_idle(page, timeout: float = 60_000) -> None:
     """Wait until Streamlit has finished running the script (no running indicator)."""
     page.wait_for_selector("[data-testid='stApp']", timeout=timeout)
