@@ -32,11 +32,15 @@ NOT_PAGES = ("/_stcore/", "/static/", "/component/", "/media/", "/app/static/")
 
 
 def hint_script(pages: Iterable[str]) -> bytes:
-    """The ``<script>`` that names the app's base when the address ends with one of ``pages``."""
+    """The ``<script>`` that names the app's base when the address ends with one of ``pages``.
+
+    Page names are plain URL paths, compared as the address has them (decoding could throw on a
+    malformed address, ``/build%ZZ``, and the page would lose the hint's script with it).
+    """
     names = json.dumps(sorted(p for p in pages if p))
     return (
         "<script>(function(){var pages=" + names + ",s=location.pathname.replace(/\\/+$/,'').split('/');"
-        "if(s.length>1&&pages.indexOf(decodeURIComponent(s[s.length-1]))>=0){s.pop();"
+        "if(s.length>1&&pages.indexOf(s[s.length-1])>=0){s.pop();"
         "window.__streamlit=Object.assign({},window.__streamlit,{BACKEND_BASE_URL:location.origin+s.join('/')});}"
         "})();</script>"
     ).encode()
